@@ -1,0 +1,193 @@
+"""Build the book: validate, run every chapter through papermill, then the website and the PDF.
+
+Chapters are MyST-markdown notebooks in `chapters/`; they are executed into a staging folder under
+`_build/work/`, which jupyter-book then builds with execution off. Only a whole, successful build is
+copied into the site folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import papermill
+import yaml
+
+from crobook import __version__
+from crobook.charts import write_vega_bundle
+from crobook.data import Evidence, load
+from crobook.errors import BuildError
+from crobook.params import load_params
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS_DIR = ROOT / "chapters"
+DEFAULT_PARAMS = ROOT / "params" / "default.yaml"
+DEFAULT_SITE = ROOT / "_build" / "site"
+
+
+@dataclass
+class Edition:
+    name: str
+    fingerprint: str
+
+    @property
+    def label(self) -> str:
+        return f"Edition {self.name} · data and parameters {self.fingerprint}"
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def chapters(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(chapters_dir.glob("*.md"))}
+
+
+def fingerprint(evidence: Evidence, params: dict) -> str:
+    digest = hashlib.sha256()
+    for path in evidence.files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps(params, sort_keys=True).encode())
+    return digest.hexdigest()[:10]
+
+
+def run_chapter(source: Path, output: Path, parameters: dict) -> float:
+    """Execute one chapter with papermill; returns its run time in seconds."""
+    start = time.perf_counter()
+    unexecuted = output.with_suffix(".in.ipynb")
+    jupytext.write(jupytext.read(source), unexecuted)
+    try:
+        papermill.execute_notebook(
+            str(unexecuted),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            cwd=str(output.parent),
+        )
+    finally:
+        unexecuted.unlink(missing_ok=True)
+    return time.perf_counter() - start
+
+
+def _quiet_kernels() -> None:
+    # Kernels inherit the worker's stderr and log start-up chatter there; failures reach us as exceptions.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+
+
+def execute_chapters(sources: dict[str, Path], out_dir: Path, params: dict[str, dict], data_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(len(sources), os.cpu_count() or 1))
+    log(f"  running {len(sources)} chapters, {workers} at a time")
+    with ProcessPoolExecutor(max_workers=workers, initializer=_quiet_kernels) as pool:
+        jobs = {
+            pool.submit(
+                run_chapter, src, out_dir / f"{stem}.ipynb", {"data_dir": str(data_dir), **params.get(stem, {})}
+            ): stem
+            for stem, src in sources.items()
+        }
+        for done, job in enumerate(as_completed(jobs), start=1):
+            stem = jobs[job]
+            try:
+                seconds = job.result()
+            except papermill.PapermillExecutionError as err:
+                raise BuildError(f"chapter {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}") from None
+            log(f"  [{done}/{len(jobs)}] {stem}: {seconds:.1f} s")
+
+
+def stage(work: Path, edition: Edition) -> Path:
+    """Copy the book's configuration into a clean staging folder, with the edition written in."""
+    src = work / "src"
+    if work.exists():
+        shutil.rmtree(work)
+    src.mkdir(parents=True)
+    shutil.copy(ROOT / "_toc.yml", src / "_toc.yml")
+    shutil.copytree(ROOT / "_static", src / "_static")
+    write_vega_bundle(src / "_static")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    config.setdefault("html", {})["extra_footer"] = f'<p class="crobook-edition">{edition.label}</p>'
+    sphinx = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx["version"] = sphinx["release"] = f"{edition.name} (data and parameters {edition.fingerprint})"
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return src
+
+
+def jupyter_book(src: Path, out: Path, builder: str) -> None:
+    command = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(src),
+        "--path-output",
+        str(out),
+        "--builder",
+        builder,
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = [
+            ln
+            for ln in (result.stdout + result.stderr).splitlines()
+            if "WARNING" in ln or "ERROR" in ln or "Error" in ln
+        ]
+        raise BuildError(f"jupyter-book {builder} build failed:\n" + "\n".join(lines[-30:] or result.stderr[-3000:]))
+
+
+def publish(work: Path, site: Path, edition: Edition) -> Path:
+    """Swap the finished edition into `<site>/latest` in one rename, so readers never see half a build."""
+    staged = work / "publish"
+    shutil.copytree(work / "out" / "_build" / "html", staged / "html")
+    shutil.copy(work / "out" / "_build" / "latex" / "book.pdf", staged / "book.pdf")
+    site.mkdir(parents=True, exist_ok=True)
+    target, old = site / "latest", site / ".latest-old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def build(data_dir: Path | None = None, params_file: Path | None = None, site: Path | None = None) -> Path:
+    started = time.perf_counter()
+
+    def step(name: str, since: float) -> float:
+        now = time.perf_counter()
+        log(f"  {name}: {now - since:.1f} s")
+        return now
+
+    log("1/5 validating data")
+    evidence = load(data_dir)
+    sources = chapters()
+    params = load_params(Path(params_file or DEFAULT_PARAMS), sources)
+    edition = Edition(name=__version__, fingerprint=fingerprint(evidence, params))
+    t = step(f"data valid, edition {edition.name}, fingerprint {edition.fingerprint}", started)
+    work = ROOT / "_build" / "work"
+    src = stage(work, edition)
+    log("2/5 running chapters")
+    execute_chapters(sources, src / "chapters", params, evidence.data_dir)
+    t = step("chapters", t)
+    log("3/5 building website")
+    jupyter_book(src, work / "out", "html")
+    t = step("website", t)
+    log("4/5 building PDF")
+    jupyter_book(src, work / "out", "pdflatex")
+    t = step("PDF", t)
+    log("5/5 publishing")
+    target = publish(work, Path(site or DEFAULT_SITE), edition)
+    step("published", t)
+    log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
+    return target

@@ -1,0 +1,206 @@
+"""Altair charts that work offline: interactive on the website, vector in the PDF.
+
+The website loads Vega once from the book's own `_static` (see `write_vega_bundle`); each chart's HTML
+output only calls `vegaEmbed`, so no page names a CDN. For LaTeX, myst-nb picks the PDF output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import vl_convert
+
+# Okabe–Ito: distinguishable under the common colour-vision deficiencies.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+WIDTH, HEIGHT = 560, 300
+
+
+def theme() -> dict:
+    return {
+        "config": {
+            "range": {"category": PALETTE},
+            "font": "Helvetica, Arial, sans-serif",
+            "view": {"continuousWidth": WIDTH, "continuousHeight": HEIGHT, "stroke": None},
+            "axis": {"labelFontSize": 11, "titleFontSize": 12, "grid": True, "gridColor": "#e5e5e5"},
+            "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "bottom", "columns": 2, "labelLimit": 320},
+            "title": {"fontSize": 14, "anchor": "start", "subtitleFontSize": 11, "subtitleColor": "#555"},
+        }
+    }
+
+
+def _script_safe(text: str) -> str:
+    # Data text must never close the <script> element it is embedded in.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def chart_html(spec: dict) -> str:
+    spec_json = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+    chart_id = "chart-" + hashlib.sha256(spec_json.encode()).hexdigest()[:12]
+    label = html.escape(spec.get("description", ""), quote=True)
+    return (
+        f'<div class="crobook-chart" id="{chart_id}" role="img" aria-label="{label}"></div>\n'
+        '<script type="text/javascript">(function () {\n'
+        f"  var spec = {_script_safe(spec_json)};\n"
+        f'  function show() {{ vegaEmbed("#{chart_id}", spec, {{renderer: "svg", actions: false}})'
+        f'.catch(function (e) {{ document.getElementById("{chart_id}").textContent = "Chart failed: " + e; }}); }}\n'
+        '  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", show); }'
+        " else { show(); }\n"
+        "})();</script>"
+    )
+
+
+def render(spec: dict, **_) -> tuple[dict, dict]:
+    """Altair renderer: interactive HTML for the website, vector PDF for LaTeX, PNG for previews."""
+    bundle = {
+        "text/html": chart_html(spec),
+        "application/pdf": vl_convert.vegalite_to_pdf(spec),
+        "image/png": vl_convert.vegalite_to_png(spec, scale=2),
+        "text/plain": spec.get("description", "chart"),
+    }
+    return bundle, {}
+
+
+def setup() -> None:
+    """Use the book's theme and renderer; call once at the top of a notebook."""
+    alt.theme.register("crobook", enable=True)(theme)
+    alt.renderers.register("crobook", render)
+    alt.renderers.enable("crobook")
+
+
+def write_vega_bundle(static_dir: Path) -> Path:
+    """Write Vega, Vega-Lite and Vega-Embed as one local script; the website loads it on every page."""
+    path = static_dir / "vega-bundle.js"
+    if not path.exists():
+        static_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("(function(){\n" + vl_convert.javascript_bundle() + "\n})();\n", encoding="utf-8")
+    return path
+
+
+def source_line(rows: pd.DataFrame) -> str:
+    """'Source: publisher (date); ...' for the sources of the rows shown, in order of first appearance."""
+    seen = dict.fromkeys(zip(rows["publisher"], rows["via"], rows["published"]))
+    parts = []
+    for publisher, via, published in seen:
+        when = "no date" if published == "n.d." else published.replace("~", "c. ")
+        parts.append(f"{publisher}{f' via {via}' if via else ''} ({when})")
+    return ("Sources: " if len(parts) > 1 else "Source: ") + "; ".join(parts) + "."
+
+
+def _tooltip(extra: list | None = None) -> list:
+    return [
+        alt.Tooltip("label:N", title="Series"),
+        alt.Tooltip("period:N", title="Period"),
+        alt.Tooltip("value:Q", title="Value", format=",.1f"),
+        alt.Tooltip("unit_label:N", title="Unit"),
+        alt.Tooltip("publisher:N", title="Publisher"),
+        alt.Tooltip("title:N", title="Title"),
+        alt.Tooltip("published:N", title="Published"),
+        alt.Tooltip("grade:N", title="Grade"),
+        *(extra or []),
+    ]
+
+
+def _chart_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    keep = [
+        "series_id",
+        "label",
+        "period",
+        "year",
+        "value",
+        "unit_label",
+        "publisher",
+        "via",
+        "title",
+        "published",
+        "grade",
+        "approximate",
+        "note",
+    ]
+    frame = rows[[c for c in keep if c in rows.columns] + [c for c in rows.columns if c not in keep]].copy()
+    frame["year"] = frame["year"].astype(float)
+    return frame
+
+
+def estimates_chart(
+    rows: pd.DataFrame, title: str, y_title: str, description: str, colour: str = "kind", colour_title: str = "Figure"
+) -> alt.Chart:
+    """One point per figure, by year: several estimators of one quantity side by side."""
+    frame = _chart_frame(rows)
+    return (
+        alt.Chart(frame, title=title, description=description)
+        .mark_point(filled=True, size=90, opacity=0.9)
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
+            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=True)),
+            color=alt.Color(f"{colour}:N", title=colour_title),
+            shape=alt.Shape(f"{colour}:N", title=colour_title),
+            tooltip=_tooltip([alt.Tooltip(f"{colour}:N", title=colour_title)]),
+        )
+    )
+
+
+def projection_chart(
+    observed: pd.DataFrame, projected: pd.DataFrame, title: str, y_title: str, description: str
+) -> alt.LayerChart:
+    """Observed figures as points, scenario projections as lines."""
+    base = alt.Chart(projected).encode(
+        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("value:Q", title=y_title),
+        color=alt.Color("scenario:N", title="Scenario", sort=list(dict.fromkeys(projected["scenario"]))),
+    )
+    lines = base.mark_line(strokeWidth=2.5).encode(
+        strokeDash=alt.StrokeDash("scenario:N", title="Scenario", sort=list(dict.fromkeys(projected["scenario"]))),
+        tooltip=[
+            alt.Tooltip("scenario:N", title="Scenario"),
+            alt.Tooltip("year:Q", title="Year", format="d"),
+            alt.Tooltip("rate_pct:Q", title="Growth, % a year", format=".1f"),
+            alt.Tooltip("value:Q", title=y_title, format=",.1f"),
+        ],
+    )
+    points = (
+        alt.Chart(_chart_frame(observed))
+        .mark_point(filled=True, size=60, color="#555555", opacity=0.8)
+        .encode(x="year:Q", y="value:Q", tooltip=_tooltip())
+    )
+    return alt.layer(points, lines, title=title, description=description)
+
+
+def bars_chart(
+    frame: pd.DataFrame,
+    x: str,
+    x_title: str,
+    colour: str,
+    colour_title: str,
+    column: str | None,
+    title: str,
+    y_title: str,
+    description: str,
+) -> alt.Chart:
+    """Grouped bars of a share: `x` within each `column` facet, coloured by `colour`."""
+    frame = _chart_frame(frame)
+    order = list(dict.fromkeys(frame[x]))
+    chart = (
+        alt.Chart(frame, description=description)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{x}:N", title=x_title, sort=order, axis=alt.Axis(labelAngle=0, labelLimit=160)),
+            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color(f"{colour}:N", title=colour_title, sort=list(dict.fromkeys(frame[colour]))),
+            tooltip=_tooltip(),
+        )
+        .properties(width=WIDTH // 2 - 40 if column else WIDTH)
+    )
+    text = chart.mark_text(dy=-7, fontSize=11).encode(text=alt.Text("value:Q", format=".0f"), color=alt.value("#222"))
+    layered = alt.layer(chart, text)
+    if column:
+        return layered.facet(
+            column=alt.Column(f"{column}:N", title=None, sort=list(dict.fromkeys(frame[column]))),
+            title=title,
+            description=description,
+        )
+    return layered.properties(title=title)

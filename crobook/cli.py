@@ -1,0 +1,49 @@
+"""Command line: `crobook validate` and `crobook build`. Problems are printed one per line, never as a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from crobook.data import DataError, load
+from crobook.errors import BuildError
+from crobook.params import ParamsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crobook", description="Build and check the Biotech–CRO Evidence Book.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check a data folder")
+    validate.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
+    build = commands.add_parser("build", help="validate, run every chapter, build the website and the PDF")
+    build.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
+    build.add_argument("--params", type=Path, default=None, help="parameters file (default: params/default.yaml)")
+    build.add_argument("--site", type=Path, default=None, help="site folder (default: _build/site/)")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "validate":
+            evidence = load(args.data)
+            print(
+                f"{evidence.data_dir}: valid ({len(evidence.sources)} sources, {len(evidence.series)} series, "
+                f"{len(evidence.observations)} observations)"
+            )
+        else:
+            from crobook.build import build as build_book  # papermill and friends load only for a build
+
+            build_book(args.data, args.params, args.site)
+    except (DataError, ParamsError) as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(err.problems)} problem(s) found; nothing was published.", file=sys.stderr)
+        return 1
+    except BuildError as err:
+        print(f"build failed: {err}", file=sys.stderr)
+        print("nothing was published.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

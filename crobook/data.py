@@ -1,0 +1,249 @@
+"""Load and validate the data folder: the one path used by notebooks, tests and the command line."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from crobook.schema import TABLES, UNITS, Table
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where it is and what was expected."""
+
+    file: str
+    row: int | None  # 1-based data row (the header is not counted); None for file-level problems
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row} (line {self.row + 1})")
+        if self.column is not None:
+            where.append(f'column "{self.column}"')
+        return ", ".join(where) + ": " + self.message
+
+
+class DataError(Exception):
+    """Raised with every problem found, so an analyst can fix them all in one pass."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The validated tables. `observations` carries each series' and source's columns joined in."""
+
+    sources: pd.DataFrame
+    series: pd.DataFrame
+    observations: pd.DataFrame
+    data_dir: Path
+
+    def series_data(self, *series_ids: str) -> pd.DataFrame:
+        """Observations of the given series, in the order given, then by period."""
+        unknown = set(series_ids) - set(self.series["series_id"])
+        if unknown:
+            raise KeyError(f"unknown series {sorted(unknown)} in {self.data_dir / 'series.csv'}")
+        rows = self.observations[self.observations["series_id"].isin(series_ids)].copy()
+        rows["_order"] = rows["series_id"].map({s: i for i, s in enumerate(series_ids)})
+        return rows.sort_values(["_order", "year", "period"]).drop(columns="_order").reset_index(drop=True)
+
+    def files(self) -> list[Path]:
+        return [self.data_dir / table.file for table in TABLES.values()]
+
+
+def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read one CSV as text. BOM, CRLF and surrounding spaces are tolerated; anything else is a Problem."""
+    path = data_dir / table.file
+    name = str(path)
+    if not path.is_file():
+        return None, [Problem(name, None, None, f"file not found; expected the {table.file} table in {data_dir}")]
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        return None, [
+            Problem(
+                name,
+                line - 1 if line > 1 else None,
+                None,
+                f"byte {raw[err.start]:#04x} at line {line} is not UTF-8; save the file as UTF-8",
+            )
+        ]
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        return None, [Problem(name, None, None, f"file is empty; expected a header row: {','.join(table.columns)}")]
+    header = [cell.strip() for cell in rows[0]]
+    problems = [Problem(name, None, col, "required column is missing") for col in table.columns if col not in header]
+    problems += [
+        Problem(name, None, col, "unexpected column; expected only: " + ", ".join(table.columns))
+        for col in header
+        if col not in table.columns
+    ]
+    problems += [
+        Problem(name, None, col, "column appears more than once") for col in set(header) if header.count(col) > 1
+    ]
+    if problems:
+        return None, problems
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if not body:
+        return None, [Problem(name, None, None, "file has a header but no data rows")]
+    for i, r in enumerate(body, start=1):
+        if len(r) != len(header):
+            problems.append(Problem(name, i, None, f"has {len(r)} cells; expected {len(header)} (one per column)"))
+    if problems:
+        return None, problems
+    frame = pd.DataFrame(body, columns=header, dtype=str).apply(lambda col: col.str.strip())
+    frame.index = range(1, len(frame) + 1)  # data row numbers
+    return frame[table.columns], []
+
+
+def check_schema(frame: pd.DataFrame, table: Table, name: str) -> list[Problem]:
+    try:
+        table.schema().validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        return [
+            Problem(name, int(c["index"]), str(c["column"]), f'expected {c["check"]}, got "{c["failure_case"]}"')
+            for _, c in cases.sort_values(["index", "column"]).iterrows()
+            if pd.notna(c["index"])
+        ]
+    return []
+
+
+def period_bounds(period: str) -> tuple[int, int] | None:
+    """First and last year a period covers; None for n.d."""
+    text = period.lstrip("~")
+    if text == "n.d.":
+        return None
+    if len(text) == 9:  # YYYY-YYYY
+        start, end = int(text[:4]), int(text[5:])
+        return start, end
+    year = int(text[:4])
+    return year, year
+
+
+def date_is_valid(text: str) -> bool:
+    text = text.lstrip("~")
+    if text == "n.d.":
+        return True
+    parts = [int(p) for p in text.split("-")] + [1, 1]
+    try:
+        date(parts[0], parts[1], parts[2])
+    except ValueError:
+        return False
+    return True
+
+
+def duplicate_problems(frame: pd.DataFrame, table: Table, name: str) -> list[Problem]:
+    dup = frame[frame.duplicated(list(table.key), keep="first")]
+    problems = []
+    for row, values in dup.iterrows():
+        first = frame[(frame[list(table.key)] == values[list(table.key)]).all(axis=1)].index[0]
+        key = ", ".join(f"{k}={values[k]}" for k in table.key)
+        problems.append(
+            Problem(
+                name, int(row), table.key[-1], f"duplicate key ({key}) already on row {first}; expected each key once"
+            )
+        )
+    return problems
+
+
+def check_relations(sources: pd.DataFrame, series: pd.DataFrame, obs: pd.DataFrame, data_dir: Path) -> list[Problem]:
+    name = str(data_dir / TABLES["observations"].file)
+    problems = []
+    for table, frame in (("sources", sources), ("series", series), ("observations", obs)):
+        problems += duplicate_problems(frame, TABLES[table], str(data_dir / TABLES[table].file))
+    for row, text in sources["published"].items():
+        if not date_is_valid(text):
+            problems.append(
+                Problem(
+                    str(data_dir / "sources.csv"), int(row), "published", f'expected a real calendar date, got "{text}"'
+                )
+            )
+    known_sources, units = set(sources["source_id"]), dict(zip(series["series_id"], series["unit"]))
+    for row, r in obs.iterrows():
+        if r["source_id"] not in known_sources:
+            problems.append(
+                Problem(
+                    name,
+                    int(row),
+                    "source_id",
+                    f'unknown source "{r["source_id"]}"; expected a source_id of sources.csv',
+                )
+            )
+        if r["series_id"] not in units:
+            problems.append(
+                Problem(
+                    name,
+                    int(row),
+                    "series_id",
+                    f'unknown series "{r["series_id"]}"; expected a series_id of series.csv',
+                )
+            )
+            continue
+        bounds = period_bounds(r["period"])
+        if bounds and bounds[0] > bounds[1]:
+            problems.append(Problem(name, int(row), "period", f'span "{r["period"]}" ends before it starts'))
+        value, kind = float(r["value"]), UNITS[units[r["series_id"]]][0]
+        if kind == "share" and not 0 <= value <= 100:
+            problems.append(
+                Problem(name, int(row), "value", f"expected a share between 0 and 100 (unit percent), got {r['value']}")
+            )
+        elif kind in ("money", "count") and value < 0:
+            problems.append(
+                Problem(
+                    name,
+                    int(row),
+                    "value",
+                    f"expected a value not negative (unit {units[r['series_id']]}), got {r['value']}",
+                )
+            )
+    return problems
+
+
+def load(data_dir: Path | str | None = None) -> Evidence:
+    """Read and validate every table; raise DataError listing every problem found."""
+    data_dir = Path(data_dir or DEFAULT_DATA_DIR).resolve()
+    frames, problems = {}, []
+    for key, table in TABLES.items():
+        frame, found = read_table(data_dir, table)
+        if frame is not None:
+            found += check_schema(frame, table, str(data_dir / table.file))
+        frames[key] = frame
+        problems += found
+    if problems:
+        raise DataError(problems)
+    sources, series, obs = frames["sources"], frames["series"], frames["observations"]
+    problems = check_relations(sources, series, obs, data_dir)
+    if problems:
+        raise DataError(problems)
+    return Evidence(
+        sources.reset_index(drop=True), series.reset_index(drop=True), _typed(obs, series, sources), data_dir
+    )
+
+
+def _typed(obs: pd.DataFrame, series: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
+    obs = obs.assign(
+        value=obs["value"].astype(float),
+        approximate=obs["approximate"] == "true",
+        row=obs.index,
+    )
+    bounds = obs["period"].map(period_bounds)
+    obs["year"] = bounds.map(lambda b: b[1] if b else None).astype("Int64")
+    merged = obs.merge(series, on="series_id", how="left").merge(sources, on="source_id", how="left")
+    merged["unit_label"] = merged["unit"].map(lambda u: UNITS[u][1])
+    return merged

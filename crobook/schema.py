@@ -1,0 +1,113 @@
+"""Field metadata for the data tables; the pandera schemas are built from it.
+
+Each field carries its description and the form its text must take, so the error an analyst sees
+("expected ...") and the documentation come from one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandera.pandas as pa
+
+SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+SNAKE = r"[a-z0-9]+(?:_[a-z0-9]+)*"
+NUMBER = r"-?\d+(?:\.\d+)?"
+DATE = r"~?\d{4}(?:-\d{2}(?:-\d{2})?)?|n\.d\."
+PERIOD = r"~?\d{4}(?:-(?:0[1-9]|1[0-2]))?|\d{4}-\d{4}|n\.d\."
+
+# unit -> (kind, label used on axes and in tables)
+UNITS = {
+    "percent": ("share", "%"),
+    "usd_bn": ("money", "USD bn"),
+    "count": ("count", "count"),
+}
+GRADES = ("as-cited", "as-cited-approximate", "reported", "secondary", "official")
+CHECKS = ("confirmed", "not found", "not checked")
+CLAIMS = tuple(f"C{i}" for i in range(1, 10))
+
+
+@dataclass(frozen=True)
+class Field:
+    description: str
+    expected: str = "a value"
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = True
+
+    def checks(self) -> list[pa.Check]:
+        checks = []
+        if self.required:
+            checks.append(pa.Check.str_length(min_value=1, error="a value (the cell is empty)"))
+        if self.choices:
+            allowed = set(self.choices) | (set() if self.required else {""})
+            checks.append(pa.Check.isin(allowed, error=self.expected))
+        elif self.pattern:
+            # An optional field may be empty; a filled one must match.
+            pattern = self.pattern if self.required else f"(?:{self.pattern})?"
+            checks.append(pa.Check.str_matches(f"^(?:{pattern})$", error=self.expected))
+        return checks
+
+
+@dataclass(frozen=True)
+class Table:
+    file: str
+    key: tuple[str, ...]
+    fields: dict[str, Field] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.fields)
+
+    def schema(self) -> pa.DataFrameSchema:
+        return pa.DataFrameSchema({name: pa.Column(str, checks=spec.checks()) for name, spec in self.fields.items()})
+
+
+TABLES = {
+    "sources": Table(
+        file="sources.csv",
+        key=("source_id",),
+        fields={
+            "source_id": Field("Short identifier of the source", "a slug of a-z, 0-9 and hyphens", SLUG),
+            "publisher": Field("Who produced the figure", "the publisher's name"),
+            "title": Field("Title of the report, page or article", "a title"),
+            "published": Field(
+                "Publication date", "a date YYYY, YYYY-MM or YYYY-MM-DD (prefix ~ when approximate) or n.d.", DATE
+            ),
+            "url": Field("Address of the page", "an http(s) URL", r"https?://\S+", required=False),
+            "grade": Field("How directly the figure was taken", "one of " + ", ".join(GRADES), choices=GRADES),
+            "via": Field("Outlet that reported the figure (secondary sources)", "an outlet name", required=False),
+            "check": Field("Result of checking the figure", "one of " + ", ".join(CHECKS), choices=CHECKS),
+            "check_note": Field("What the check found", required=False),
+        },
+    ),
+    "series": Table(
+        file="series.csv",
+        key=("series_id",),
+        fields={
+            "series_id": Field("Short identifier of the series", "a snake_case slug of a-z, 0-9 and _", SNAKE),
+            "claim": Field("Claim the series bears on", "one of C1 to C9", choices=CLAIMS),
+            "label": Field("Short name for legends and tables", "a short label"),
+            "description": Field("What exactly is measured", "a description"),
+            "unit": Field("Unit of the values", "one of " + ", ".join(UNITS), choices=tuple(UNITS)),
+        },
+    ),
+    "observations": Table(
+        file="observations.csv",
+        key=("series_id", "period", "source_id"),
+        fields={
+            "series_id": Field("Series the figure belongs to", "a series_id of series.csv", SNAKE),
+            "period": Field(
+                "Period the figure refers to",
+                "a period YYYY, YYYY-MM or YYYY-YYYY (prefix ~ when approximate) or n.d.",
+                PERIOD,
+            ),
+            "value": Field(
+                "The figure", "a plain number such as 12.5 (no %, no thousands separator, no words)", NUMBER
+            ),
+            "source_id": Field("Source of the figure", "a source_id of sources.csv", SLUG),
+            "approximate": Field("Whether the value is a reading of words", "true or false", choices=("true", "false")),
+            "note": Field("Anything needed to interpret the figure", required=False),
+        },
+    ),
+}
