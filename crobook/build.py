@@ -8,13 +8,14 @@ copied into the site folder.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS_DIR = ROOT / "chapters"
 DEFAULT_PARAMS = ROOT / "params" / "default.yaml"
 DEFAULT_SITE = ROOT / "_build" / "site"
+BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -106,6 +108,20 @@ def execute_chapters(sources: dict[str, Path], out_dir: Path, params: dict[str, 
             log(f"  [{done}/{len(jobs)}] {stem}: {seconds:.1f} s")
 
 
+# Appended to the conf.py that `jupyter-book config sphinx` generates. sphinx-thebe and sphinx-comments
+# put CDN addresses on every page (this book runs no live code and takes no comments).
+CONF_OVERRIDES = """
+# --- crobook overrides ---
+extensions = [e for e in extensions if e not in ("sphinx_thebe", "sphinx_comments")]
+html_js_files = list(dict.fromkeys(html_js_files))
+html_css_files = list(dict.fromkeys(html_css_files))
+html_theme_options["extra_footer"] = {footer!r}
+html_context = {{"default_mode": "light"}}
+project = html_title
+latex_documents = [({root!r}, "book.tex", project, author, "manual")]
+"""
+
+
 def stage(work: Path, edition: Edition) -> Path:
     """Copy the book's configuration into a clean staging folder, with the edition written in."""
     src = work / "src"
@@ -116,41 +132,36 @@ def stage(work: Path, edition: Edition) -> Path:
     shutil.copytree(ROOT / "_static", src / "_static")
     write_vega_bundle(src / "_static")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    config.setdefault("html", {})["extra_footer"] = f'<p class="crobook-edition">{edition.label}</p>'
     sphinx = config.setdefault("sphinx", {}).setdefault("config", {})
     sphinx["version"] = sphinx["release"] = f"{edition.name} (data and parameters {edition.fingerprint})"
     (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    run([str(BIN / "jupyter-book"), "config", "sphinx", str(src)], "jupyter-book config")
+    root = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))["root"]
+    footer = f'<p class="crobook-edition">{html.escape(edition.label)}</p>'
+    with (src / "conf.py").open("a", encoding="utf-8") as conf:
+        conf.write(CONF_OVERRIDES.format(footer=footer, root=root))
     return src
 
 
-def jupyter_book(src: Path, out: Path, builder: str) -> None:
-    command = [
-        str(Path(sys.executable).parent / "jupyter-book"),
-        "build",
-        str(src),
-        "--path-output",
-        str(out),
-        "--builder",
-        builder,
-        "-W",
-        "-n",
-        "--keep-going",
-    ]
+def run(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        lines = [
-            ln
-            for ln in (result.stdout + result.stderr).splitlines()
-            if "WARNING" in ln or "ERROR" in ln or "Error" in ln
-        ]
-        raise BuildError(f"jupyter-book {builder} build failed:\n" + "\n".join(lines[-30:] or result.stderr[-3000:]))
+        output = (result.stdout + result.stderr).splitlines()
+        lines = [ln for ln in output if "WARNING" in ln or "ERROR" in ln or "Error" in ln or ln.startswith("!")]
+        raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
+
+
+def sphinx(src: Path, out: Path, builder: str) -> None:
+    """sphinx-build with every warning an error; `latexpdf` also runs latexmk."""
+    command = [str(BIN / "sphinx-build"), "-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
+    run(command, f"sphinx-build {builder}")
 
 
 def publish(work: Path, site: Path, edition: Edition) -> Path:
     """Swap the finished edition into `<site>/latest` in one rename, so readers never see half a build."""
     staged = work / "publish"
-    shutil.copytree(work / "out" / "_build" / "html", staged / "html")
-    shutil.copy(work / "out" / "_build" / "latex" / "book.pdf", staged / "book.pdf")
+    shutil.copytree(work / "html" / "html", staged / "html")
+    shutil.copy(work / "latex" / "latex" / "book.pdf", staged / "book.pdf")
     site.mkdir(parents=True, exist_ok=True)
     target, old = site / "latest", site / ".latest-old"
     shutil.rmtree(old, ignore_errors=True)
@@ -169,7 +180,7 @@ def build(data_dir: Path | None = None, params_file: Path | None = None, site: P
         log(f"  {name}: {now - since:.1f} s")
         return now
 
-    log("1/5 validating data")
+    log("1/4 validating data")
     evidence = load(data_dir)
     sources = chapters()
     params = load_params(Path(params_file or DEFAULT_PARAMS), sources)
@@ -177,16 +188,16 @@ def build(data_dir: Path | None = None, params_file: Path | None = None, site: P
     t = step(f"data valid, edition {edition.name}, fingerprint {edition.fingerprint}", started)
     work = ROOT / "_build" / "work"
     src = stage(work, edition)
-    log("2/5 running chapters")
+    log("2/4 running chapters")
     execute_chapters(sources, src / "chapters", params, evidence.data_dir)
     t = step("chapters", t)
-    log("3/5 building website")
-    jupyter_book(src, work / "out", "html")
-    t = step("website", t)
-    log("4/5 building PDF")
-    jupyter_book(src, work / "out", "pdflatex")
-    t = step("PDF", t)
-    log("5/5 publishing")
+    log("3/4 building website and PDF, side by side")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(sphinx, src, work / "html", "html"), pool.submit(sphinx, src, work / "latex", "latexpdf")]
+        for job in jobs:
+            job.result()
+    t = step("website and PDF", t)
+    log("4/4 publishing")
     target = publish(work, Path(site or DEFAULT_SITE), edition)
     step("published", t)
     log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")

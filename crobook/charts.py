@@ -17,7 +17,7 @@ import vl_convert
 
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-WIDTH, HEIGHT = 560, 300
+WIDTH, HEIGHT = 460, 280
 
 
 def theme() -> dict:
@@ -39,6 +39,8 @@ def _script_safe(text: str) -> str:
 
 
 def chart_html(spec: dict) -> str:
+    # The $schema address is only a label; vegaEmbed is told the mode instead, so no page names it.
+    spec = {k: v for k, v in spec.items() if k != "$schema"}
     spec_json = json.dumps(spec, sort_keys=True, ensure_ascii=False)
     chart_id = "chart-" + hashlib.sha256(spec_json.encode()).hexdigest()[:12]
     label = html.escape(spec.get("description", ""), quote=True)
@@ -46,7 +48,7 @@ def chart_html(spec: dict) -> str:
         f'<div class="crobook-chart" id="{chart_id}" role="img" aria-label="{label}"></div>\n'
         '<script type="text/javascript">(function () {\n'
         f"  var spec = {_script_safe(spec_json)};\n"
-        f'  function show() {{ vegaEmbed("#{chart_id}", spec, {{renderer: "svg", actions: false}})'
+        f'  function show() {{ vegaEmbed("#{chart_id}", spec, {{mode: "vega-lite", renderer: "svg", actions: false}})'
         f'.catch(function (e) {{ document.getElementById("{chart_id}").textContent = "Chart failed: " + e; }}); }}\n'
         '  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", show); }'
         " else { show(); }\n"
@@ -148,13 +150,12 @@ def projection_chart(
     observed: pd.DataFrame, projected: pd.DataFrame, title: str, y_title: str, description: str
 ) -> alt.LayerChart:
     """Observed figures as points, scenario projections as lines."""
-    base = alt.Chart(projected).encode(
-        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1)),
+    order = list(dict.fromkeys(projected["scenario"]))
+    lines = alt.Chart(projected).mark_line(strokeWidth=2.5).encode(
+        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
         y=alt.Y("value:Q", title=y_title),
-        color=alt.Color("scenario:N", title="Scenario", sort=list(dict.fromkeys(projected["scenario"]))),
-    )
-    lines = base.mark_line(strokeWidth=2.5).encode(
-        strokeDash=alt.StrokeDash("scenario:N", title="Scenario", sort=list(dict.fromkeys(projected["scenario"]))),
+        color=alt.Color("scenario:N", title="Scenario", sort=order),
+        strokeDash=alt.StrokeDash("scenario:N", title="Scenario", sort=order),
         tooltip=[
             alt.Tooltip("scenario:N", title="Scenario"),
             alt.Tooltip("year:Q", title="Year", format="d"),

@@ -47,14 +47,15 @@ def table(frame: pd.DataFrame, name: str, caption: str, source: str, digits: int
 def figures(rows: pd.DataFrame) -> pd.DataFrame:
     """The standard listing of observations: what, when, how much, from whom, how reliable."""
     grade = rows["grade"].where(~rows["approximate"], rows["grade"] + ", approximate")
+    value = rows["value"].map(lambda v: f"{v:,.2f}".rstrip("0").rstrip("."))
     listing = pd.DataFrame(
         {
             "Figure": rows["label"],
             "Period": rows["period"],
-            "Value": rows["value"].map(lambda v: f"{v:,.2f}".rstrip("0").rstrip(".")),
-            "Unit": rows["unit_label"],
-            "Publisher": rows["publisher"] + rows["via"].map(lambda v: f" (via {v})" if v else ""),
-            "Published": rows["published"],
+            "Value": value + rows["unit_label"].map(lambda u: "%" if u == "%" else f" {u}"),
+            "Source": rows["publisher"]
+            + rows["via"].map(lambda v: f" via {v}" if v else "")
+            + rows["published"].map(lambda d: f" ({'no date' if d == 'n.d.' else d})"),
             "Grade": grade,
             "Check": rows["check"],
         }
