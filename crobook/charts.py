@@ -151,17 +151,21 @@ def projection_chart(
 ) -> alt.LayerChart:
     """Observed figures as points, scenario projections as lines."""
     order = list(dict.fromkeys(projected["scenario"]))
-    lines = alt.Chart(projected).mark_line(strokeWidth=2.5).encode(
-        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
-        y=alt.Y("value:Q", title=y_title),
-        color=alt.Color("scenario:N", title="Scenario", sort=order),
-        strokeDash=alt.StrokeDash("scenario:N", title="Scenario", sort=order),
-        tooltip=[
-            alt.Tooltip("scenario:N", title="Scenario"),
-            alt.Tooltip("year:Q", title="Year", format="d"),
-            alt.Tooltip("rate_pct:Q", title="Growth, % a year", format=".1f"),
-            alt.Tooltip("value:Q", title=y_title, format=",.1f"),
-        ],
+    lines = (
+        alt.Chart(projected)
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
+            y=alt.Y("value:Q", title=y_title),
+            color=alt.Color("scenario:N", title="Scenario", sort=order),
+            strokeDash=alt.StrokeDash("scenario:N", title="Scenario", sort=order),
+            tooltip=[
+                alt.Tooltip("scenario:N", title="Scenario"),
+                alt.Tooltip("year:Q", title="Year", format="d"),
+                alt.Tooltip("rate_pct:Q", title="Growth, % a year", format=".1f"),
+                alt.Tooltip("value:Q", title=y_title, format=",.1f"),
+            ],
+        )
     )
     points = (
         alt.Chart(_chart_frame(observed))
@@ -186,7 +190,7 @@ def bars_chart(
     frame = _chart_frame(frame)
     order = list(dict.fromkeys(frame[x]))
     chart = (
-        alt.Chart(frame, description=description)
+        alt.Chart(frame)
         .mark_bar()
         .encode(
             x=alt.X(f"{x}:N", title=x_title, sort=order, axis=alt.Axis(labelAngle=0, labelLimit=160)),
@@ -197,11 +201,10 @@ def bars_chart(
         .properties(width=WIDTH // 2 - 40 if column else WIDTH)
     )
     text = chart.mark_text(dy=-7, fontSize=11).encode(text=alt.Text("value:Q", format=".0f"), color=alt.value("#222"))
-    layered = alt.layer(chart, text)
-    if column:
-        return layered.facet(
-            column=alt.Column(f"{column}:N", title=None, sort=list(dict.fromkeys(frame[column]))),
-            title=title,
-            description=description,
-        )
-    return layered.properties(title=title)
+    if not column:
+        return alt.layer(chart, text, title=title, description=description)
+    return alt.layer(chart, text).facet(
+        column=alt.Column(f"{column}:N", title=None, sort=list(dict.fromkeys(frame[column]))),
+        title=title,
+        description=description,
+    )

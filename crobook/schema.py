@@ -36,16 +36,12 @@ class Field:
     required: bool = True
 
     def checks(self) -> list[pa.Check]:
-        checks = []
-        if self.required:
-            checks.append(pa.Check.str_length(min_value=1, error="a value (the cell is empty)"))
+        # An empty cell is reported once, by the first check; the form checks apply to filled cells only.
+        checks = [pa.Check.str_length(min_value=1, error="a value (the cell is empty)")] if self.required else []
         if self.choices:
-            allowed = set(self.choices) | (set() if self.required else {""})
-            checks.append(pa.Check.isin(allowed, error=self.expected))
+            checks.append(pa.Check.isin({*self.choices, ""}, error=self.expected))
         elif self.pattern:
-            # An optional field may be empty; a filled one must match.
-            pattern = self.pattern if self.required else f"(?:{self.pattern})?"
-            checks.append(pa.Check.str_matches(f"^(?:{pattern})$", error=self.expected))
+            checks.append(pa.Check.str_matches(f"^(?:{self.pattern})?$", error=self.expected))
         return checks
 
 

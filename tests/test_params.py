@@ -1,0 +1,61 @@
+"""The parameters file is checked against what each chapter declares, before anything runs."""
+
+from pathlib import Path
+
+import pytest
+
+from crobook.build import DEFAULT_PARAMS, chapters
+from crobook.params import ParamsError, declared, load_params
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def messages(path: Path) -> list[str]:
+    with pytest.raises(ParamsError) as err:
+        load_params(path, chapters())
+    return [str(p) for p in err.value.problems]
+
+
+def test_default_parameters_are_valid():
+    params = load_params(DEFAULT_PARAMS, chapters())
+    assert params["cro-market"]["horizon_year"] == 2030
+
+
+def test_chapter_declares_typed_parameters():
+    found = declared(chapters()["cro-market"])
+    assert found["horizon_year"]["type"] == "int"
+    assert "data_dir" in found
+
+
+def test_unknown_parameter(tmp_path):
+    found = messages(write(tmp_path, "cro-market:\n  horizon: 2030\n"))
+    assert len(found) == 1 and 'column "cro-market.horizon": unknown parameter; chapter cro-market accepts:' in found[0]
+    assert "horizon_year" in found[0]
+
+
+def test_wrong_type(tmp_path):
+    found = messages(write(tmp_path, "cro-market:\n  horizon_year: soon\n"))
+    assert found == [f"{tmp_path / 'params.yaml'}, column \"cro-market.horizon_year\": expected int, got str 'soon'"]
+
+
+def test_float_or_none_accepts_int_and_rejects_text(tmp_path):
+    ok = load_params(write(tmp_path, "cro-market:\n  growth_low_pct: 5\n"), chapters())
+    assert ok["cro-market"]["growth_low_pct"] == 5
+    assert any(
+        "expected Optional[float]" in m for m in messages(write(tmp_path, "cro-market:\n  growth_low_pct: high\n"))
+    )
+
+
+def test_unknown_chapter_and_reserved_name(tmp_path):
+    found = messages(write(tmp_path, "no-such-chapter:\n  x: 1\ncro-market:\n  data_dir: /tmp\n"))
+    assert any('"no-such-chapter": unknown chapter' in m for m in found)
+    assert any('"cro-market.data_dir": set by the build' in m for m in found)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    found = messages(write(tmp_path, "cro-market:\n  horizon_year: [2030\n"))
+    assert len(found) == 1 and "YAML syntax error" in found[0] and "row" in found[0]
