@@ -158,7 +158,7 @@ def projection_chart(
             x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
             y=alt.Y("value:Q", title=y_title),
             color=alt.Color("scenario:N", title="Scenario", sort=order),
-            strokeDash=alt.StrokeDash("scenario:N", title="Scenario", sort=order),
+            strokeDash=alt.StrokeDash("scenario:N", sort=order, legend=None),
             tooltip=[
                 alt.Tooltip("scenario:N", title="Scenario"),
                 alt.Tooltip("year:Q", title="Year", format="d"),
@@ -172,7 +172,14 @@ def projection_chart(
         .mark_point(filled=True, size=60, color="#555555", opacity=0.8)
         .encode(x="year:Q", y="value:Q", tooltip=_tooltip())
     )
-    return alt.layer(points, lines, title=title, description=description)
+    # Names at the line ends, so the scenarios read without colour or a legend.
+    ends = projected[projected["year"] == projected["year"].max()]
+    labels = (
+        alt.Chart(ends)
+        .mark_text(align="left", dx=5, fontSize=11)
+        .encode(x="year:Q", y="value:Q", text="scenario:N", color=alt.Color("scenario:N", sort=order, legend=None))
+    )
+    return alt.layer(points, lines, labels, title=title, description=description)
 
 
 def bars_chart(

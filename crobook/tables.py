@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pandas as pd
 from IPython.display import Markdown
@@ -10,6 +11,7 @@ from IPython.display import Markdown
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark; escaping them keeps text from the
 # data (HTML, links, emphasis, `$` maths, table pipes) as plain text.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_URL_SAFE = ":/?#@!$&'*+,;=%-._~"
 
 
 def escape(text: object) -> str:
@@ -22,17 +24,41 @@ def format_value(value: object, digits: int = 1) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
+def link(text: object, url: str) -> str:
+    """A Markdown link whose text stays plain; only http(s) addresses (the schema allows no others) become links."""
+    if not url.startswith(("http://", "https://")):
+        return escape(text)
+    return f"[{escape(text)}](<{quote(url, safe=_URL_SAFE)}>)"
+
+
+def cell(value: object, digits: int) -> str:
+    if isinstance(value, tuple):  # (text, url)
+        return link(*value)
+    return escape(format_value(value, digits))
+
+
+def widths(frame: pd.DataFrame) -> list[int]:
+    """Relative column widths from the text they hold, so long tables wrap inside the PDF page."""
+    lengths = []
+    for column in frame.columns:
+        texts = [str(v[0] if isinstance(v, tuple) else v) for v in frame[column]] + [str(column)]
+        lengths.append(min(max(len(t) for t in texts), 32))
+    return [max(9, length) for length in lengths]
+
+
 def table(frame: pd.DataFrame, name: str, caption: str, source: str, digits: int = 1) -> Markdown:
-    """A captioned table with a source line; `name` is its label for cross-references (`tbl-...`)."""
+    """A captioned table with a source line; `name` is its label for cross-references (`tbl-...`).
+
+    A cell holding a (text, url) tuple becomes a link.
+    """
     header = "| " + " | ".join(escape(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = [
-        "| " + " | ".join(escape(format_value(v, digits)) for v in row) + " |" for row in frame.itertuples(index=False)
-    ]
+    body = ["| " + " | ".join(cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
     lines = [
         f":::{{table}} {escape(caption)}",
         f":name: {name}",
         ":align: left",
+        f":widths: {' '.join(str(w) for w in widths(frame))}",
         "",
         header,
         rule,
