@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ import yaml
 
 from crobook import __version__
 from crobook.charts import write_vega_bundle
+from crobook.claims import evaluate, summary
 from crobook.data import Evidence, load
 from crobook.errors import BuildError
-from crobook.params import load_params
+from crobook.params import declared, load_params
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS_DIR = ROOT / "chapters"
@@ -89,23 +91,30 @@ def _quiet_kernels() -> None:
 
 
 def execute_chapters(sources: dict[str, Path], out_dir: Path, params: dict[str, dict], data_dir: Path) -> None:
+    """Run every chapter in parallel; pages that read the other chapters' views (they declare `views_dir`) run last."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    late = {stem for stem, src in sources.items() if "views_dir" in declared(src)}
+    waves = [[s for s in sources if s not in late], sorted(late)]
     workers = max(1, min(len(sources), os.cpu_count() or 1))
     log(f"  running {len(sources)} chapters, {workers} at a time")
+    done = 0
     with ProcessPoolExecutor(max_workers=workers, initializer=_quiet_kernels) as pool:
-        jobs = {
-            pool.submit(
-                run_chapter, src, out_dir / f"{stem}.ipynb", {"data_dir": str(data_dir), **params.get(stem, {})}
-            ): stem
-            for stem, src in sources.items()
-        }
-        for done, job in enumerate(as_completed(jobs), start=1):
-            stem = jobs[job]
-            try:
-                seconds = job.result()
-            except papermill.PapermillExecutionError as err:
-                raise BuildError(f"chapter {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}") from None
-            log(f"  [{done}/{len(jobs)}] {stem}: {seconds:.1f} s")
+        for wave in waves:
+            jobs = {}
+            for stem in wave:
+                parameters = {"data_dir": str(data_dir), **params.get(stem, {})}
+                if stem in late:
+                    parameters["views_dir"] = str(out_dir / "views")
+                jobs[pool.submit(run_chapter, sources[stem], out_dir / f"{stem}.ipynb", parameters)] = stem
+            for job in as_completed(jobs):
+                stem, done = jobs[job], done + 1
+                try:
+                    seconds = job.result()
+                except papermill.PapermillExecutionError as err:
+                    raise BuildError(
+                        f"chapter {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}"
+                    ) from None
+                log(f"  [{done}/{len(sources)}] {stem}: {seconds:.1f} s")
 
 
 # Appended to the conf.py that `jupyter-book config sphinx` generates. sphinx-thebe and sphinx-comments
@@ -125,8 +134,6 @@ latex_documents = [({root!r}, "book.tex", project, author, "manual")]
 def stage(work: Path, edition: Edition) -> Path:
     """Copy the book's configuration into a clean staging folder, with the edition written in."""
     src = work / "src"
-    if work.exists():
-        shutil.rmtree(work)
     src.mkdir(parents=True)
     shutil.copy(ROOT / "_toc.yml", src / "_toc.yml")
     shutil.copytree(ROOT / "_static", src / "_static")
@@ -172,21 +179,38 @@ def publish(work: Path, site: Path, edition: Edition) -> Path:
     return target
 
 
+def step(name: str, since: float) -> float:
+    """Log a finished step with its time; returns now, the start of the next step."""
+    now = time.perf_counter()
+    log(f"  {name}: {now - since:.1f} s")
+    return now
+
+
 def build(data_dir: Path | None = None, params_file: Path | None = None, site: Path | None = None) -> Path:
     started = time.perf_counter()
-
-    def step(name: str, since: float) -> float:
-        now = time.perf_counter()
-        log(f"  {name}: {now - since:.1f} s")
-        return now
-
     log("1/4 validating data")
     evidence = load(data_dir)
     sources = chapters()
     params = load_params(Path(params_file or DEFAULT_PARAMS), sources)
     edition = Edition(name=__version__, fingerprint=fingerprint(evidence, params))
-    t = step(f"data valid, edition {edition.name}, fingerprint {edition.fingerprint}", started)
-    work = ROOT / "_build" / "work"
+    step(f"data valid, edition {edition.name}, fingerprint {edition.fingerprint}", started)
+    ledger = evaluate(evidence)
+    for row in ledger.itertuples():
+        log(f"  {row.claim_id}: {row.status}")
+    log(f"  claims: {summary(ledger)}")
+    # Each build stages in a folder of its own, so two builds at once do not meet.
+    (ROOT / "_build").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=ROOT / "_build"))
+    try:
+        return _build_in(work, evidence, sources, params, edition, Path(site or DEFAULT_SITE), started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _build_in(
+    work: Path, evidence: Evidence, sources: dict[str, Path], params: dict, edition: Edition, site: Path, started: float
+) -> Path:
+    t = time.perf_counter()
     src = stage(work, edition)
     log("2/4 running chapters")
     execute_chapters(sources, src / "chapters", params, evidence.data_dir)
@@ -198,7 +222,7 @@ def build(data_dir: Path | None = None, params_file: Path | None = None, site: P
             job.result()
     t = step("website and PDF", t)
     log("4/4 publishing")
-    target = publish(work, Path(site or DEFAULT_SITE), edition)
+    target = publish(work, site, edition)
     step("published", t)
     log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
     return target

@@ -107,9 +107,13 @@ def _tooltip(extra: list | None = None) -> list:
     ]
 
 
+BACKGROUND_COLUMNS = {"row", "claim", "description", "unit", "url", "check_note"}
+
+
 def _chart_frame(rows: pd.DataFrame) -> pd.DataFrame:
     keep = [
         "series_id",
+        "source_id",
         "label",
         "period",
         "year",
@@ -120,10 +124,13 @@ def _chart_frame(rows: pd.DataFrame) -> pd.DataFrame:
         "title",
         "published",
         "grade",
+        "check",
         "approximate",
         "note",
     ]
-    frame = rows[[c for c in keep if c in rows.columns] + [c for c in rows.columns if c not in keep]].copy()
+    # The rows a chart carries are the rows its CSV offers: the figure, its source, and the chart's own columns.
+    extra = [c for c in rows.columns if c not in keep and c not in BACKGROUND_COLUMNS]
+    frame = rows[[c for c in keep if c in rows.columns] + extra].copy()
     frame["year"] = frame["year"].astype(float)
     return frame
 
@@ -214,4 +221,68 @@ def bars_chart(
         column=alt.Column(f"{column}:N", title=None, sort=list(dict.fromkeys(frame[column]))),
         title=title,
         description=description,
+    )
+
+
+def with_reference(chart: alt.TopLevelMixin, value: float, label: str) -> alt.LayerChart:
+    """Add a dashed horizontal line at `value` (such as the article's cited figure), labelled at its left end."""
+    frame = pd.DataFrame({"value": [value], "reference": [label]})
+    rule = (
+        alt.Chart(frame)
+        .mark_rule(strokeDash=[6, 4], color="#333333", strokeWidth=1.5)
+        .encode(
+            y="value:Q", tooltip=[alt.Tooltip("reference:N", title="Reference"), alt.Tooltip("value:Q", title="Value")]
+        )
+    )
+    text = (
+        alt.Chart(frame)
+        .mark_text(align="left", baseline="bottom", dx=4, dy=-3, color="#333333", fontSize=11)
+        .encode(y="value:Q", x=alt.value(0), text="reference:N")
+    )
+    inner = chart.copy()
+    title, description = inner.title, inner.description
+    inner.title, inner.description = alt.Undefined, alt.Undefined
+    return alt.layer(inner, rule, text, title=title, description=description)
+
+
+def lines_chart(
+    rows: pd.DataFrame, title: str, y_title: str, description: str, colour: str = "label", colour_title: str = "Series"
+) -> alt.Chart:
+    """One line with points per series (or per `colour` value) over the years, e.g. one per estimator."""
+    frame = _chart_frame(rows)
+    order = list(dict.fromkeys(frame[colour]))
+    base = alt.Chart(frame).encode(
+        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=True)),
+        color=alt.Color(f"{colour}:N", title=colour_title, sort=order),
+        tooltip=_tooltip(),
+    )
+    lines = base.mark_line(strokeWidth=2, opacity=0.8)
+    points = base.mark_point(filled=True, size=60).encode(
+        shape=alt.Shape(f"{colour}:N", title=colour_title, sort=order)
+    )
+    return alt.layer(lines, points, title=title, description=description)
+
+
+def yearly_bars_chart(
+    rows: pd.DataFrame,
+    title: str,
+    y_title: str,
+    description: str,
+    colour: str = "publisher",
+    colour_title: str = "Source",
+) -> alt.Chart:
+    """Bars by year, coloured by `colour` (by default the source): a change of source shows, and two sources
+    for one year stand side by side."""
+    frame = _chart_frame(rows)
+    return (
+        alt.Chart(frame, title=title, description=description)
+        .mark_bar()
+        .encode(
+            x=alt.X("year:O", title="Year", axis=alt.Axis(labelAngle=-45)),
+            xOffset=alt.XOffset(f"{colour}:N", sort=list(dict.fromkeys(frame[colour]))),
+            y=alt.Y("value:Q", title=y_title),
+            color=alt.Color(f"{colour}:N", title=colour_title, sort=list(dict.fromkeys(frame[colour]))),
+            tooltip=_tooltip(),
+        )
     )

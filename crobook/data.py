@@ -49,6 +49,8 @@ class Evidence:
     sources: pd.DataFrame
     series: pd.DataFrame
     observations: pd.DataFrame
+    claims: pd.DataFrame
+    models: pd.DataFrame
     data_dir: Path
 
     def series_data(self, *series_ids: str) -> pd.DataFrame:
@@ -162,11 +164,23 @@ def duplicate_problems(frame: pd.DataFrame, table: Table, name: str) -> list[Pro
     return problems
 
 
-def check_relations(sources: pd.DataFrame, series: pd.DataFrame, obs: pd.DataFrame, data_dir: Path) -> list[Problem]:
+def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Problem]:
+    sources, series, obs = frames["sources"], frames["series"], frames["observations"]
     name = str(data_dir / TABLES["observations"].file)
     problems = []
-    for table, frame in (("sources", sources), ("series", series), ("observations", obs)):
+    for table, frame in frames.items():
         problems += duplicate_problems(frame, TABLES[table], str(data_dir / TABLES[table].file))
+    problems += claim_problems(frames["claims"], set(series["series_id"]), str(data_dir / TABLES["claims"].file))
+    for row, source_id in frames["models"]["source_id"].items():
+        if source_id not in set(sources["source_id"]):
+            problems.append(
+                Problem(
+                    str(data_dir / TABLES["models"].file),
+                    int(row),
+                    "source_id",
+                    f'unknown source "{source_id}"; expected a source_id of sources.csv',
+                )
+            )
     for row, text in sources["published"].items():
         if not date_is_valid(text):
             problems.append(
@@ -215,6 +229,41 @@ def check_relations(sources: pd.DataFrame, series: pd.DataFrame, obs: pd.DataFra
     return problems
 
 
+def claim_problems(claims: pd.DataFrame, known_series: set[str], name: str) -> list[Problem]:
+    problems = []
+    for row, claim in claims.iterrows():
+        for column in ("cited_series", "evidence_series"):
+            for series_id in claim[column].split():
+                if series_id not in known_series:
+                    problems.append(
+                        Problem(
+                            name, int(row), column, f'unknown series "{series_id}"; expected a series_id of series.csv'
+                        )
+                    )
+        needs = {
+            "within_points": ("cited_series", "cited_period", "tolerance"),
+            "at_least": ("cited_series", "cited_period", "tolerance"),
+            "peaks_in": ("cited_period",),
+        }
+        for column in needs.get(claim["rule"], ()):
+            if not claim[column]:
+                problems.append(Problem(name, int(row), column, f"expected a value: rule {claim['rule']} needs it"))
+        if claim["rule"] != "none" and not claim["evidence_series"]:
+            problems.append(
+                Problem(name, int(row), "evidence_series", "expected at least one series to test the claim")
+            )
+        if claim["rule"] == "larger_rise" and len(claim["evidence_series"].split()) != 2:
+            problems.append(
+                Problem(
+                    name,
+                    int(row),
+                    "evidence_series",
+                    "expected exactly two series: the one said to rise more, then the other",
+                )
+            )
+    return problems
+
+
 def load(data_dir: Path | str | None = None) -> Evidence:
     """Read and validate every table; raise DataError listing every problem found."""
     data_dir = Path(data_dir or DEFAULT_DATA_DIR).resolve()
@@ -227,13 +276,12 @@ def load(data_dir: Path | str | None = None) -> Evidence:
         problems += found
     if problems:
         raise DataError(problems)
-    sources, series, obs = frames["sources"], frames["series"], frames["observations"]
-    problems = check_relations(sources, series, obs, data_dir)
+    problems = check_relations(frames, data_dir)
     if problems:
         raise DataError(problems)
-    return Evidence(
-        sources.reset_index(drop=True), series.reset_index(drop=True), _typed(obs, series, sources), data_dir
-    )
+    sources, series = frames["sources"].reset_index(drop=True), frames["series"].reset_index(drop=True)
+    claims, models = frames["claims"].reset_index(drop=True), frames["models"].reset_index(drop=True)
+    return Evidence(sources, series, _typed(frames["observations"], series, sources), claims, models, data_dir)
 
 
 def _typed(obs: pd.DataFrame, series: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,11 @@ UNITS = {
 GRADES = ("as-cited", "as-cited-approximate", "reported", "secondary", "official")
 CHECKS = ("confirmed", "not found", "not checked")
 CLAIMS = tuple(f"C{i}" for i in range(1, 10))
+RULES = ("within_points", "at_least", "peaks_in", "rises", "larger_rise", "none")
+STATUSES = ("supported", "partly supported", "contradicted", "not testable")
+SERIES_LIST = rf"{SNAKE}(?: {SNAKE})*"
+LEVELS = ("low", "medium", "high")
+BASES = ("article", "editorial")
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,51 @@ TABLES = {
             "source_id": Field("Source of the figure", "a source_id of sources.csv", SLUG),
             "approximate": Field("Whether the value is a reading of words", "true or false", choices=("true", "false")),
             "note": Field("Anything needed to interpret the figure", required=False),
+        },
+    ),
+    "claims": Table(
+        file="claims.csv",
+        key=("claim_id",),
+        fields={
+            "claim_id": Field("Claim identifier", "one of C1 to C9", choices=CLAIMS),
+            "statement": Field("The claim, in short", "a statement"),
+            "cited_series": Field(
+                "Series holding the article's figure", "a series_id of series.csv", SNAKE, required=False
+            ),
+            "cited_period": Field("Period of the article's figure", "a period YYYY or YYYY-MM", PERIOD, required=False),
+            "evidence_series": Field(
+                "Series that test the claim",
+                "series_ids of series.csv separated by spaces",
+                SERIES_LIST,
+                required=False,
+            ),
+            "rule": Field("How the evidence decides the status", "one of " + ", ".join(RULES), choices=RULES),
+            "tolerance": Field("Allowed gap for the rule", "a plain number", NUMBER, required=False),
+            "if_holds": Field("Status when the rule holds", "one of " + ", ".join(STATUSES), choices=STATUSES),
+            "if_fails": Field("Status when it does not", "one of " + ", ".join(STATUSES), choices=STATUSES),
+            "chapter": Field("Chapter that discusses the claim", "a chapter name such as cro-market", SLUG),
+            "note": Field("Why the rule and tolerance fit the claim", required=False),
+        },
+    ),
+    "models": Table(
+        file="outsourcing_models.csv",
+        key=("model",),
+        fields={
+            "model": Field("Name of the outsourcing model", "a model name"),
+            "description": Field("What the model is", "a description"),
+            "suits": Field("Which sponsors it suits", "a description of the sponsors"),
+            "control": Field("How much control the sponsor keeps", "one of low, medium, high", choices=LEVELS),
+            "continuity": Field(
+                "How much continuity it gives across studies", "one of low, medium, high", choices=LEVELS
+            ),
+            "cost_predictability": Field("How predictable its cost is", "one of low, medium, high", choices=LEVELS),
+            "basis": Field(
+                "Where the characterisation comes from: the article's text, or the book's editorial reading",
+                "one of article, editorial",
+                choices=BASES,
+            ),
+            "source_id": Field("Source of the description", "a source_id of sources.csv", SLUG),
+            "note": Field("Anything needed to interpret the row", required=False),
         },
     ),
 }

@@ -32,6 +32,8 @@ def link(text: object, url: str) -> str:
 
 
 def cell(value: object, digits: int) -> str:
+    if isinstance(value, Raw):
+        return str(value)
     if isinstance(value, tuple):  # (text, url)
         return link(*value)
     return escape(format_value(value, digits))
@@ -46,11 +48,29 @@ def widths(frame: pd.DataFrame) -> list[int]:
     return [max(9, length) for length in lengths]
 
 
-def table(frame: pd.DataFrame, name: str, caption: str, source: str, digits: int = 1) -> Markdown:
-    """A captioned table with a source line; `name` is its label for cross-references (`tbl-...`).
+class Raw(str):
+    """MyST markup the book itself writes (a cross-reference, a document link), not text from the data."""
 
-    A cell holding a (text, url) tuple becomes a link.
+
+def table(
+    frame: pd.DataFrame, name: str, caption: str, rows: pd.DataFrame, source: str | None = None, digits: int = 1
+) -> Markdown:
+    """A captioned table with a source line and a link to its CSV; `name` is its label (`tbl-...`).
+
+    `rows` are the observations behind it (for the source line and the sources appendix). A cell holding a
+    (text, url) tuple becomes a link; a `Raw` cell is written as MyST markup.
     """
+    from crobook.charts import source_line
+    from crobook.page import write_view
+
+    source = source or source_line(rows)
+    write_view(
+        name,
+        "table",
+        caption,
+        frame.map(lambda v: v[0] if isinstance(v, tuple) else v),
+        list(rows.get("source_id", [])),
+    )
     header = "| " + " | ".join(escape(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
@@ -65,7 +85,7 @@ def table(frame: pd.DataFrame, name: str, caption: str, source: str, digits: int
         *body,
         ":::",
         "",
-        escape(source),
+        f"{escape(source)} {{download}}`Data of this table (CSV) <views/{name}.csv>`",
     ]
     return Markdown("\n".join(lines))
 
