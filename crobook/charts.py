@@ -254,13 +254,12 @@ def lines_chart(
     base = alt.Chart(frame).encode(
         x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=True)),
-        color=alt.Color(f"{colour}:N", title=colour_title, sort=order),
+        # Colour only (Okabe–Ito): a shape channel beside it draws a second legend in layered charts.
+        color=alt.Color(f"{colour}:N", title=colour_title, scale=alt.Scale(domain=order)),
         tooltip=_tooltip(),
     )
     lines = base.mark_line(strokeWidth=2, opacity=0.8)
-    points = base.mark_point(filled=True, size=60).encode(
-        shape=alt.Shape(f"{colour}:N", title=colour_title, sort=order)
-    )
+    points = base.mark_point(filled=True, size=60)
     return alt.layer(lines, points, title=title, description=description)
 
 
@@ -285,4 +284,5 @@ def yearly_bars_chart(
             color=alt.Color(f"{colour}:N", title=colour_title, sort=list(dict.fromkeys(frame[colour]))),
             tooltip=_tooltip(),
         )
+        .properties(width=WIDTH)
     )

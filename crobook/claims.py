@@ -153,7 +153,7 @@ def larger_rise(evidence: Evidence, claim: pd.Series) -> Verdict:
     best = f"{label_a}: {a:+.0f} points; {label_b}: {b:+.0f} points"
     verb = "exceeds" if a > b else "does not exceed"
     reason = f"the rise in {label_a.lower()} ({a:+.0f} points) {verb} that in {label_b.lower()} ({b:+.0f} points)"
-    return Verdict(a > b, "largest rise in the first", best, reason, src_a + src_b)
+    return Verdict(a > b, f"{label_a} rises most", best, reason, src_a + src_b)
 
 
 def no_rule(evidence: Evidence, claim: pd.Series) -> Verdict:

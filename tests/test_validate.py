@@ -31,7 +31,8 @@ def test_shipped_data_is_valid():
 
 def test_every_source_is_used_and_every_series_has_data():
     evidence = load()
-    assert set(evidence.sources["source_id"]) == set(evidence.observations["source_id"])
+    used = set(evidence.observations["source_id"]) | set(evidence.models["source_id"])
+    assert set(evidence.sources["source_id"]) == used
     assert set(evidence.series["series_id"]) == set(evidence.observations["series_id"])
 
 
