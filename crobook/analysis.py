@@ -127,3 +127,34 @@ def point_change(rows: pd.DataFrame) -> float:
     """Change in percentage points from the earliest to the latest observation of a share."""
     c = change(rows)
     return c.end_value - c.start_value
+
+
+def newest(rows: pd.DataFrame) -> pd.DataFrame:
+    """One figure per series and year: the one from the most recently published source."""
+    published = rows["published"].str.lstrip("~")
+    ordered = rows.assign(_published=published).sort_values("_published", kind="stable")
+    return ordered.drop_duplicates(["series_id", "year"], keep="last").drop(columns="_published").sort_index()
+
+
+def peak_and_fall(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per series (one figure per year): years covered, peak year and value, latest year and value, the lowest
+    figure after the peak and the fall from the peak to the latest figure in percent (None with no later year)."""
+    out = []
+    for series_id in dict.fromkeys(rows["series_id"]):
+        group = rows[rows["series_id"] == series_id].sort_values("year")
+        top, last = group.loc[group["value"].idxmax()], group.iloc[-1]
+        after = group[group["year"] > top["year"]]
+        out.append(
+            {
+                "series_id": series_id,
+                "label": top["label"],
+                "first": int(group["year"].min()),
+                "peak_year": int(top["year"]),
+                "peak": float(top["value"]),
+                "latest_year": int(last["year"]),
+                "latest": float(last["value"]),
+                "low_after": float(after["value"].min()) if len(after) else None,
+                "fall_pct": float((1 - last["value"] / top["value"]) * 100) if len(after) else None,
+            }
+        )
+    return pd.DataFrame(out)

@@ -107,3 +107,13 @@ def figures(rows: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return listing.reset_index(drop=True)
+
+
+def by_year(rows: pd.DataFrame) -> pd.DataFrame:
+    """Series by year; several figures for one year are all shown, the most recently published first."""
+    ordered = rows.assign(_published=rows["published"].str.lstrip("~")).sort_values("_published", ascending=False)
+    cells = ordered.groupby(["label", "year"], sort=False)["value"].agg(lambda v: " / ".join(f"{x:.1f}" for x in v))
+    grid = cells.unstack("year").reindex(index=list(dict.fromkeys(rows["label"])))
+    grid = grid[sorted(grid.columns)].fillna("")
+    grid.columns = [str(c) for c in grid.columns]
+    return grid.rename_axis("Series").reset_index()
