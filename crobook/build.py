@@ -1,14 +1,14 @@
-"""Build the book: validate, run every chapter through papermill, then the website and the PDF.
+"""Build an edition: validate, run the chapters that need it, build the website and the PDF, publish.
 
-Chapters are MyST-markdown notebooks in `chapters/`; they are executed into a staging folder under
-`_build/work/`, which jupyter-book then builds with execution off. Only a whole, successful build is
-copied into the site folder.
+Chapters are MyST-markdown notebooks in `chapters/`. Each build works in a folder of its own inside the site
+(`<site>/.work-*`): chapters are executed there by papermill (or restored from the cache when nothing they
+depend on changed), Sphinx builds HTML and LaTeX/PDF side by side with every warning an error, and only a
+whole, successful edition is moved into the site (see `crobook.site`). Nothing in the source tree is written.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import shutil
@@ -18,24 +18,29 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import jupytext
 import papermill
 import yaml
 
-from crobook import __version__
+from crobook import __version__, site
+from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
 from crobook.charts import write_vega_bundle
 from crobook.claims import evaluate, summary
-from crobook.data import Evidence, load
+from crobook.data import RECORD_ENV, Evidence, load
 from crobook.errors import BuildError
 from crobook.params import declared, load_params
+from crobook.schema import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS_DIR = ROOT / "chapters"
 DEFAULT_PARAMS = ROOT / "params" / "default.yaml"
 DEFAULT_SITE = ROOT / "_build" / "site"
 BIN = Path(sys.executable).parent
+# Parameters the build hands to the chapters that declare them (never set in the parameters file).
+HANDED = ("data_dir", "views_dir", "previous_dir", "manifest_path")
 
 
 @dataclass
@@ -43,32 +48,65 @@ class Edition:
     name: str
     fingerprint: str
 
-    @property
-    def label(self) -> str:
-        return f"Edition {self.name} · data and parameters {self.fingerprint}"
-
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def step(name: str, since: float) -> float:
+    """Log a finished step with its time; returns now, the start of the next step."""
+    now = time.perf_counter()
+    log(f"  {name}: {now - since:.1f} s")
+    return now
 
 
 def chapters(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
     return {p.stem: p for p in sorted(chapters_dir.glob("*.md"))}
 
 
+@cache
+def _declared(source: Path, digest: str) -> frozenset[str]:
+    return frozenset(declared(source))
+
+
+def declared_names(source: Path) -> frozenset[str]:
+    return _declared(source, file_digest(source))
+
+
+def data_digests(data_dir: Path) -> dict[str, str]:
+    return {table.file: file_digest(data_dir / table.file) for table in TABLES.values()}
+
+
 def fingerprint(evidence: Evidence, params: dict) -> str:
+    """Short digest of the data files and parameters: what a reader compares to know two copies agree."""
     digest = hashlib.sha256()
-    for path in evidence.files():
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, value in sorted(data_digests(evidence.data_dir).items()):
+        digest.update(f"{name}\0{value}\0".encode())
     digest.update(json.dumps(params, sort_keys=True).encode())
     return digest.hexdigest()[:10]
 
 
-def run_chapter(source: Path, output: Path, parameters: dict) -> float:
-    """Execute one chapter with papermill; returns its run time in seconds."""
+def inputs_digest(edition: Edition, previous: dict | None) -> str:
+    """Everything an edition is made from besides data and parameters: code, chapters, book configuration."""
+    digest = hashlib.sha256()
+    digest.update(f"{edition.name}\0{edition.fingerprint}\0{code_digest()}\0".encode())
+    for path in [*chapters().values(), ROOT / "_config.yml", ROOT / "_toc.yml"]:
+        digest.update(f"{path.name}\0{file_digest(path)}\0".encode())
+    digest.update(folder_digest(ROOT / "_static").encode() + folder_digest(ROOT / "_templates").encode())
+    digest.update(((previous or {}).get("inputs") or "").encode())
+    return digest.hexdigest()
+
+
+def run_chapter(source: Path, output: Path, parameters: dict, record: Path | None = None) -> float:
+    """Execute one chapter with papermill; returns its run time in seconds.
+
+    With `record`, the data files the chapter reads and the views it writes are listed in that JSON file.
+    """
     start = time.perf_counter()
     unexecuted = output.with_suffix(".in.ipynb")
     jupytext.write(jupytext.read(source), unexecuted)
+    if record is not None:
+        os.environ[RECORD_ENV] = str(record)  # the kernel inherits it
     try:
         papermill.execute_notebook(
             str(unexecuted),
@@ -80,6 +118,7 @@ def run_chapter(source: Path, output: Path, parameters: dict) -> float:
             cwd=str(output.parent),
         )
     finally:
+        os.environ.pop(RECORD_ENV, None)
         unexecuted.unlink(missing_ok=True)
     return time.perf_counter() - start
 
@@ -90,31 +129,64 @@ def _quiet_kernels() -> None:
     os.dup2(devnull, 2)
 
 
-def execute_chapters(sources: dict[str, Path], out_dir: Path, params: dict[str, dict], data_dir: Path) -> None:
-    """Run every chapter in parallel; pages that read the other chapters' views (they declare `views_dir`) run last."""
+def execute_chapters(
+    sources: dict[str, Path],
+    out_dir: Path,
+    params: dict[str, dict],
+    handed: dict[str, str],
+    handed_digests: dict[str, str],
+    data_dir: Path,
+    chapter_cache: ChapterCache,
+    force: bool,
+) -> int:
+    """Run the chapters whose inputs changed (all with `force`), in parallel; restore the others from the cache.
+
+    Pages that read the other chapters' views (they declare `views_dir`) run after them. Returns how many
+    chapters were executed.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    late = {stem for stem, src in sources.items() if "views_dir" in declared(src)}
+    (out_dir / "views").mkdir(exist_ok=True)
+    late = {stem for stem, src in sources.items() if "views_dir" in declared_names(src)}
     waves = [[s for s in sources if s not in late], sorted(late)]
     workers = max(1, min(len(sources), os.cpu_count() or 1))
-    log(f"  running {len(sources)} chapters, {workers} at a time")
-    done = 0
+    done = executed = 0
     with ProcessPoolExecutor(max_workers=workers, initializer=_quiet_kernels) as pool:
         for wave in waves:
+            if wave and wave[0] in late:
+                handed_digests = handed_digests | {"views_dir": folder_digest(out_dir / "views")}
             jobs = {}
             for stem in wave:
-                parameters = {"data_dir": str(data_dir), **params.get(stem, {})}
-                if stem in late:
-                    parameters["views_dir"] = str(out_dir / "views")
-                jobs[pool.submit(run_chapter, sources[stem], out_dir / f"{stem}.ipynb", parameters)] = stem
+                names = declared_names(sources[stem])
+                given = {k: v for k, v in handed.items() if k in names or k == "data_dir"}
+                hashed = {k: v for k, v in handed_digests.items() if k in names}
+                reads = chapter_cache.reads(stem)
+                if reads is not None and not force:
+                    key = chapter_key(sources[stem], params.get(stem, {}), reads, data_dir, hashed)
+                    if chapter_cache.restore(stem, key, out_dir):
+                        done += 1
+                        log(f"  [{done}/{len(sources)}] {stem}: unchanged, reused")
+                        continue
+                record = out_dir / f".{stem}.record.json"
+                job = pool.submit(
+                    run_chapter, sources[stem], out_dir / f"{stem}.ipynb", {**given, **params.get(stem, {})}, record
+                )
+                jobs[job] = (stem, hashed, record)
             for job in as_completed(jobs):
-                stem, done = jobs[job], done + 1
+                stem, hashed, record = jobs[job]
+                done, executed = done + 1, executed + 1
                 try:
                     seconds = job.result()
                 except papermill.PapermillExecutionError as err:
                     raise BuildError(
                         f"chapter {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}"
                     ) from None
-                log(f"  [{done}/{len(sources)}] {stem}: {seconds:.1f} s")
+                found = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
+                record.unlink(missing_ok=True)
+                reads, views = found.get("reads", []), found.get("views", [])
+                key = chapter_key(sources[stem], params.get(stem, {}), reads, data_dir, hashed)
+                chapter_cache.store(stem, key, out_dir, reads, views)
+                log(f"  [{done}/{len(sources)}] {stem}: ran in {seconds:.1f} s (reads {', '.join(reads) or 'no data'})")
+    return executed
 
 
 # Appended to the conf.py that `jupyter-book config sphinx` generates. sphinx-thebe and sphinx-comments
@@ -124,29 +196,36 @@ CONF_OVERRIDES = """
 extensions = [e for e in extensions if e not in ("sphinx_thebe", "sphinx_comments")]
 html_js_files = list(dict.fromkeys(html_js_files))
 html_css_files = list(dict.fromkeys(html_css_files))
-html_theme_options["extra_footer"] = {footer!r}
-html_context = {{"default_mode": "light"}}
+templates_path = ["_templates"]
+html_theme_options["footer_content_items"] = ["author.html", "copyright.html", "crobook-editions.html"]
+html_context = {{
+    "default_mode": "light",
+    "crobook_edition": {name!r},
+    "crobook_fingerprint": {fingerprint!r},
+    "crobook_others": {others!r},
+}}
 project = html_title
 latex_documents = [({root!r}, "book.tex", project, author, "manual")]
 """
 
 
-def stage(work: Path, edition: Edition) -> Path:
-    """Copy the book's configuration into a clean staging folder, with the edition written in."""
+def stage(work: Path, edition: Edition, others: list[str]) -> Path:
+    """Copy the book's configuration into the work folder, with the edition written in."""
     src = work / "src"
     src.mkdir(parents=True)
     shutil.copy(ROOT / "_toc.yml", src / "_toc.yml")
     shutil.copytree(ROOT / "_static", src / "_static")
+    shutil.copytree(ROOT / "_templates", src / "_templates")
     write_vega_bundle(src / "_static")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    sphinx = config.setdefault("sphinx", {}).setdefault("config", {})
-    sphinx["version"] = sphinx["release"] = f"{edition.name} (data and parameters {edition.fingerprint})"
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["version"] = sphinx_config["release"] = f"{edition.name} (data and parameters {edition.fingerprint})"
     (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     run([str(BIN / "jupyter-book"), "config", "sphinx", str(src)], "jupyter-book config")
     root = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))["root"]
-    footer = f'<p class="crobook-edition">{html.escape(edition.label)}</p>'
+    overrides = CONF_OVERRIDES.format(root=root, name=edition.name, fingerprint=edition.fingerprint, others=others)
     with (src / "conf.py").open("a", encoding="utf-8") as conf:
-        conf.write(CONF_OVERRIDES.format(footer=footer, root=root))
+        conf.write(overrides)
     return src
 
 
@@ -164,65 +243,121 @@ def sphinx(src: Path, out: Path, builder: str) -> None:
     run(command, f"sphinx-build {builder}")
 
 
-def publish(work: Path, site: Path, edition: Edition) -> Path:
-    """Swap the finished edition into `<site>/latest` in one rename, so readers never see half a build."""
-    staged = work / "publish"
-    shutil.copytree(work / "html" / "html", staged / "html")
-    shutil.copy(work / "latex" / "latex" / "book.pdf", staged / "book.pdf")
-    site.mkdir(parents=True, exist_ok=True)
-    target, old = site / "latest", site / ".latest-old"
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staged.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
+def manifest(edition: Edition, evidence: Evidence, params: dict, ledger, previous: dict | None) -> dict:
+    commit, dirty = site.git_commit(ROOT)
+    return {
+        "edition": edition.name,
+        "built_at": site.now(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "fingerprint": edition.fingerprint,
+        "inputs": inputs_digest(edition, previous),
+        "previous": previous["edition"] if previous else None,
+        "parameters": params,
+        "data": data_digests(evidence.data_dir),
+        "claims": dict(zip(ledger["claim_id"], ledger["status"], strict=True)),
+        "packages": site.package_versions(),
+    }
 
 
-def step(name: str, since: float) -> float:
-    """Log a finished step with its time; returns now, the start of the next step."""
-    now = time.perf_counter()
-    log(f"  {name}: {now - since:.1f} s")
-    return now
+def assemble(work: Path, data_dir: Path, params_file: Path, record: dict) -> Path:
+    """The edition folder: website, PDF, manifest, and a copy of the data and parameters it was built from."""
+    edition_dir = work / "edition"
+    shutil.copytree(work / "html" / "html", edition_dir / "html")
+    shutil.copy(work / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
+    (edition_dir / "data").mkdir()
+    for table in TABLES.values():
+        shutil.copy(data_dir / table.file, edition_dir / "data" / table.file)
+    shutil.copy(params_file, edition_dir / "data" / "params.yaml")
+    (edition_dir / "manifest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return edition_dir
 
 
-def build(data_dir: Path | None = None, params_file: Path | None = None, site: Path | None = None) -> Path:
+def build(
+    data_dir: Path | None = None,
+    params_file: Path | None = None,
+    site_dir: Path | None = None,
+    edition_name: str | None = None,
+    force: bool = False,
+) -> Path:
+    """Build an edition into `site_dir` and return its folder. Raises DataError, ParamsError or BuildError."""
     started = time.perf_counter()
-    log("1/4 validating data")
+    params_file = Path(params_file or DEFAULT_PARAMS).resolve()
+    site_dir = Path(site_dir or DEFAULT_SITE).resolve()
+    name = site.check_edition_name(edition_name or __version__)
+    log("1/5 checking data and parameters")
     evidence = load(data_dir)
     sources = chapters()
-    params = load_params(Path(params_file or DEFAULT_PARAMS), sources)
-    edition = Edition(name=__version__, fingerprint=fingerprint(evidence, params))
-    step(f"data valid, edition {edition.name}, fingerprint {edition.fingerprint}", started)
+    params = load_params(params_file, sources)
+    edition = Edition(name=name, fingerprint=fingerprint(evidence, params))
     ledger = evaluate(evidence)
+    step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
     for row in ledger.itertuples():
         log(f"  {row.claim_id}: {row.status}")
     log(f"  claims: {summary(ledger)}")
-    # Each build stages in a folder of its own, so two builds at once do not meet.
-    (ROOT / "_build").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="work-", dir=ROOT / "_build"))
+    previous = site.previous(site_dir, name)
+    existing = site_dir / name / "manifest.json"
+    if not force and existing.is_file():
+        if json.loads(existing.read_text(encoding="utf-8")).get("inputs") == inputs_digest(edition, previous):
+            log(f"edition {name} is up to date in {site_dir}; nothing to do (use --force to rebuild it)")
+            return site_dir / name
+    site_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
     try:
-        return _build_in(work, evidence, sources, params, edition, Path(site or DEFAULT_SITE), started)
+        record = manifest(edition, evidence, params, ledger, previous)
+        target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
+    return target
 
 
 def _build_in(
-    work: Path, evidence: Evidence, sources: dict[str, Path], params: dict, edition: Edition, site: Path, started: float
+    work: Path,
+    evidence: Evidence,
+    sources: dict[str, Path],
+    params: dict,
+    params_file: Path,
+    edition: Edition,
+    record: dict,
+    previous: dict | None,
+    site_dir: Path,
+    force: bool,
 ) -> Path:
     t = time.perf_counter()
-    src = stage(work, edition)
-    log("2/4 running chapters")
-    execute_chapters(sources, src / "chapters", params, evidence.data_dir)
-    t = step("chapters", t)
-    log("3/4 building website and PDF, side by side")
+    others = [m["edition"] for m in reversed(site.editions(site_dir)) if m["edition"] != edition.name]
+    src = stage(work, edition, others)
+    manifest_path = work / "manifest.json"
+    manifest_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    out_dir = src / "chapters"
+    handed = {
+        "data_dir": str(evidence.data_dir),
+        "views_dir": str(out_dir / "views"),
+        "previous_dir": previous["dir"] if previous else "",
+        "manifest_path": str(manifest_path),
+    }
+    # What the chapters' outputs depend on through the handed parameters (paths themselves do not matter).
+    handed_digests = {
+        "previous_dir": (previous or {}).get("inputs") or "none",
+        "manifest_path": hashlib.sha256(
+            json.dumps({k: record[k] for k in ("edition", "parameters", "data", "claims")}, sort_keys=True).encode()
+        ).hexdigest(),
+    }
+    log("2/5 running chapters")
+    executed = execute_chapters(
+        sources, out_dir, params, handed, handed_digests, evidence.data_dir, ChapterCache(site_dir / ".cache"), force
+    )
+    t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
+    log("3/5 building website and PDF, side by side")
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [pool.submit(sphinx, src, work / "html", "html"), pool.submit(sphinx, src, work / "latex", "latexpdf")]
         for job in jobs:
             job.result()
     t = step("website and PDF", t)
-    log("4/4 publishing")
-    target = publish(work, site, edition)
-    step("published", t)
-    log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
+    log("4/5 assembling the edition")
+    edition_dir = assemble(work, evidence.data_dir, params_file, record)
+    t = step("assembled", t)
+    log("5/5 publishing")
+    target = site.publish(edition_dir, site_dir, edition.name)
+    step(f"published as {target}", t)
     return target

@@ -11,6 +11,18 @@ from crobook.errors import BuildError
 from crobook.params import ParamsError
 
 
+def diff_editions(old: str, new: str, site_dir: Path | None) -> str:
+    from crobook.build import DEFAULT_SITE
+    from crobook.diff import compare, read_manifest, report
+
+    site_dir = Path(site_dir or DEFAULT_SITE)
+    dirs = [site_dir / name for name in (old, new)]
+    for name, folder in zip((old, new), dirs, strict=True):
+        if not (folder / "manifest.json").is_file():
+            raise BuildError(f'no edition "{name}" in {site_dir} (expected {folder / "manifest.json"})')
+    return report(compare(read_manifest(dirs[0]), read_manifest(dirs[1])), old, new)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crobook", description="Build and check the Biotech–CRO Evidence Book.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -20,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
     build.add_argument("--params", type=Path, default=None, help="parameters file (default: params/default.yaml)")
     build.add_argument("--site", type=Path, default=None, help="site folder (default: _build/site/)")
+    build.add_argument("--edition", default=None, help="edition name (default: the book version)")
+    build.add_argument("--force", action="store_true", help="re-run every chapter and rebuild even if up to date")
+    diff = commands.add_parser("diff", help="what changed between two editions of a site")
+    diff.add_argument("old", help="the earlier edition")
+    diff.add_argument("new", help="the later edition")
+    diff.add_argument("--site", type=Path, default=None, help="site folder (default: _build/site/)")
     args = parser.parse_args(argv)
 
     try:
@@ -29,10 +47,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{evidence.data_dir}: valid ({len(evidence.sources)} sources, {len(evidence.series)} series, "
                 f"{len(evidence.observations)} observations)"
             )
+        elif args.command == "diff":
+            print(diff_editions(args.old, args.new, args.site))
         else:
             from crobook.build import build as build_book  # papermill and friends load only for a build
 
-            build_book(args.data, args.params, args.site)
+            build_book(args.data, args.params, args.site, args.edition, args.force)
     except (DataError, ParamsError) as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)

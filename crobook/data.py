@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,16 +44,59 @@ class DataError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+# When set (by the build, for each chapter it runs), the data files a chapter actually uses are recorded in this
+# JSON file, so that a later build re-runs the chapter only when one of them changes.
+RECORD_ENV = "CROBOOK_RECORD"
+
+
+def record(key: str, *items: str) -> None:
+    path = os.environ.get(RECORD_ENV)
+    if not path:
+        return
+    target = Path(path)
+    found = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
+    merged = sorted(set(found.get(key, [])) | set(items))
+    if merged != found.get(key):
+        target.write_text(json.dumps(found | {key: merged}, indent=1) + "\n", encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """The validated tables. `observations` carries each series' and source's columns joined in."""
+    """The validated tables. `observations` carries each series' and source's columns joined in.
 
-    sources: pd.DataFrame
-    series: pd.DataFrame
-    observations: pd.DataFrame
-    claims: pd.DataFrame
-    models: pd.DataFrame
+    Reading a table through its property records the files it comes from (see `record`).
+    """
+
+    tables: dict[str, pd.DataFrame]
     data_dir: Path
+
+    def _use(self, *names: str) -> None:
+        record("reads", *(TABLES[n].file for n in names))
+
+    @property
+    def sources(self) -> pd.DataFrame:
+        self._use("sources")
+        return self.tables["sources"]
+
+    @property
+    def series(self) -> pd.DataFrame:
+        self._use("series")
+        return self.tables["series"]
+
+    @property
+    def observations(self) -> pd.DataFrame:
+        self._use("observations", "series", "sources")
+        return self.tables["observations"]
+
+    @property
+    def claims(self) -> pd.DataFrame:
+        self._use("claims")
+        return self.tables["claims"]
+
+    @property
+    def models(self) -> pd.DataFrame:
+        self._use("models")
+        return self.tables["models"]
 
     def series_data(self, *series_ids: str) -> pd.DataFrame:
         """Observations of the given series, in the order given, then by period."""
@@ -279,9 +324,9 @@ def load(data_dir: Path | str | None = None) -> Evidence:
     problems = check_relations(frames, data_dir)
     if problems:
         raise DataError(problems)
-    sources, series = frames["sources"].reset_index(drop=True), frames["series"].reset_index(drop=True)
-    claims, models = frames["claims"].reset_index(drop=True), frames["models"].reset_index(drop=True)
-    return Evidence(sources, series, _typed(frames["observations"], series, sources), claims, models, data_dir)
+    tables = {name: frame.reset_index(drop=True) for name, frame in frames.items()}
+    tables["observations"] = _typed(frames["observations"], tables["series"], tables["sources"])
+    return Evidence(tables, data_dir)
 
 
 def _typed(obs: pd.DataFrame, series: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:

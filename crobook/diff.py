@@ -28,8 +28,11 @@ class Changes:
 
     @property
     def empty(self) -> bool:
-        return self.values.empty and self.added.empty and self.removed.empty and not (
-            self.tables or self.parameters or self.claims
+        return (
+            self.values.empty
+            and self.added.empty
+            and self.removed.empty
+            and not (self.tables or self.parameters or self.claims)
         )
 
 
@@ -68,8 +71,12 @@ def compare(old: dict, new: dict) -> Changes:
         if old["claims"].get(c) != new["claims"].get(c)
     ]
     return Changes(
-        values.reset_index(drop=True), added.reset_index(drop=True), removed.reset_index(drop=True), tables,
-        parameters, claims,
+        values.reset_index(drop=True),
+        added.reset_index(drop=True),
+        removed.reset_index(drop=True),
+        tables,
+        parameters,
+        claims,
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from myst_nb import glue as _glue
 
 from crobook.charts import source_line
+from crobook.data import record
 
 VIEWS_DIR = Path("views")  # relative to the executing notebook, which papermill runs in its output folder
 
@@ -38,6 +39,7 @@ def write_view(name: str, kind: str, title: str, shown: pd.DataFrame, sources: l
     path = VIEWS_DIR / f"{name}.csv"
     shown.to_csv(path, index=False, lineterminator="\n")
     meta = {"name": name, "kind": kind, "title": title, "sources": sorted(set(sources))}
+    record("views", name)
     (VIEWS_DIR / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return path
 

@@ -17,7 +17,7 @@ import yaml
 from crobook.data import Problem
 
 # Set by the build from its --data option, never from the parameters file.
-RESERVED = {"data_dir", "views_dir"}
+RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path"}
 TYPES = {
     "int": (int,),
     "float": (float, int),

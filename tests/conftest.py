@@ -19,4 +19,4 @@ def built_site(tmp_path_factory) -> Path:
     """One full build (website and PDF) per test session, from the shipped data and default parameters."""
     from crobook.build import build
 
-    return build(site=tmp_path_factory.mktemp("site"))
+    return build(site_dir=tmp_path_factory.mktemp("site"))

@@ -219,7 +219,7 @@ def flipped_site(tmp_path_factory):
         assert old in text
         text = text.replace(old, new)
     obs.write_text(text, encoding="utf-8")
-    return build(data_dir=data, site=tmp_path_factory.mktemp("flipped-site"))
+    return build(data_dir=data, site_dir=tmp_path_factory.mktemp("flipped-site"))
 
 
 def test_changing_a_figure_changes_the_claim_status_and_its_sentences(built_site, flipped_site):

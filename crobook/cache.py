@@ -1,0 +1,95 @@
+"""Re-run a chapter only when something it depends on changed.
+
+After a chapter runs, its cache record keeps the key of what it ran on, the data files it actually read
+(recorded by `crobook.data` while it ran) and the views it wrote. The key hashes the chapter's source, the
+package code, its parameters, the content of the files it read and anything the build handed it (other
+chapters' views, the previous edition). On the next build the key is computed again from the recorded
+files; if it matches, the stored notebook and views are reused and no kernel starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+@cache
+def code_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        digest.update(path.name.encode() + b"\0" + file_digest(path).encode())
+    return digest.hexdigest()
+
+
+def chapter_key(source: Path, parameters: dict, reads: list[str], data_dir: Path, handed: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(source.read_bytes())
+    digest.update(code_digest().encode())
+    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    for name in sorted(reads):
+        digest.update(f"{name}\0{file_digest(data_dir / name)}".encode())
+    for name, value in sorted(handed.items()):
+        digest.update(f"{name}\0{value}".encode())
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}-{uuid.uuid4().hex}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+@dataclass
+class ChapterCache:
+    """Executed chapters by key: `<root>/<stem>/<key>/` holds the notebook and its views, so going back to
+    earlier inputs (another data folder, an earlier parameter) reuses the earlier run too."""
+
+    root: Path  # <site>/.cache
+
+    def reads(self, stem: str) -> list[str] | None:
+        """The data files the chapter read when it last ran, or None if it never ran."""
+        path = self.root / f"{stem}.json"
+        return json.loads(path.read_text(encoding="utf-8"))["reads"] if path.is_file() else None
+
+    def restore(self, stem: str, key: str, out_dir: Path) -> bool:
+        """Copy the stored notebook and views into `out_dir` if a run with this key is stored."""
+        stored = self.root / stem / key
+        if not (stored / f"{stem}.ipynb").is_file():
+            return False
+        shutil.copy(stored / f"{stem}.ipynb", out_dir / f"{stem}.ipynb")
+        (out_dir / "views").mkdir(exist_ok=True)
+        for view in (stored / "views").glob("*"):
+            shutil.copy(view, out_dir / "views" / view.name)
+        return True
+
+    def store(self, stem: str, key: str, out_dir: Path, reads: list[str], views: list[str]) -> None:
+        temporary = self.root / stem / f".{key}-{uuid.uuid4().hex}"
+        (temporary / "views").mkdir(parents=True)
+        for view in views:
+            for ext in ("csv", "json"):
+                shutil.copy(out_dir / "views" / f"{view}.{ext}", temporary / "views")
+        shutil.copy(out_dir / f"{stem}.ipynb", temporary / f"{stem}.ipynb")
+        try:
+            os.replace(temporary, self.root / stem / key)
+        except OSError:  # another build stored the same run meanwhile
+            shutil.rmtree(temporary, ignore_errors=True)
+        _write_atomic(self.root / f"{stem}.json", json.dumps({"reads": sorted(reads)}, indent=1) + "\n")
