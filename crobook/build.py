@@ -286,10 +286,11 @@ def build(
     site_dir = Path(site_dir or DEFAULT_SITE).resolve()
     name = site.check_edition_name(edition_name or __version__)
     log("1/5 checking data and parameters")
-    evidence = load(data_dir)
     sources = chapters()
-    params = load_params(params_file, sources)
-    edition = Edition(name=name, fingerprint=fingerprint(evidence, params))
+    checked = load_params(params_file, sources)
+    evidence = load(data_dir, as_of=checked.as_of)
+    params = checked.chapters
+    edition = Edition(name=name, fingerprint=fingerprint(evidence, checked.as_dict()))
     ledger = evaluate(evidence)
     step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
     for row in ledger.itertuples():
@@ -304,7 +305,7 @@ def build(
     site_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
     try:
-        record = manifest(edition, evidence, params, ledger, previous)
+        record = manifest(edition, evidence, checked.as_dict(), ledger, previous)
         target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
     finally:
         shutil.rmtree(work, ignore_errors=True)

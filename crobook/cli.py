@@ -10,6 +10,17 @@ from crobook.data import DataError, load
 from crobook.errors import BuildError
 from crobook.params import ParamsError
 
+UNTOUCHED = {"build": "; nothing was published and the site is as it was"}
+
+
+def validate_data(data_dir: Path | None, params_file: Path | None):
+    """The same checks as the start of a build: the parameters, then the data against their as-of date."""
+    from crobook.build import DEFAULT_PARAMS, chapters
+    from crobook.params import load_params
+
+    checked = load_params(Path(params_file or DEFAULT_PARAMS), chapters())
+    return load(data_dir, as_of=checked.as_of)
+
 
 def diff_editions(old: str, new: str, site_dir: Path | None) -> str:
     from crobook.build import DEFAULT_SITE
@@ -28,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check a data folder")
     validate.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
+    validate.add_argument(
+        "--params", type=Path, default=None, help="parameters file, for its as-of date (default: params/default.yaml)"
+    )
     build = commands.add_parser("build", help="validate, run every chapter, build the website and the PDF")
     build.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
     build.add_argument("--params", type=Path, default=None, help="parameters file (default: params/default.yaml)")
@@ -42,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "validate":
-            evidence = load(args.data)
+            evidence = validate_data(args.data, args.params)
             print(
                 f"{evidence.data_dir}: valid ({len(evidence.sources)} sources, {len(evidence.series)} series, "
                 f"{len(evidence.observations)} observations)"
@@ -56,12 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ParamsError) as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
-        print(f"{len(err.problems)} problem(s) found; nothing was published.", file=sys.stderr)
+        print(f"{len(err.problems)} problem(s) found{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
         return 1
     except BuildError as err:
-        print(f"build failed: {err}", file=sys.stderr)
-        print("nothing was published.", file=sys.stderr)
+        print(f"{args.command} failed: {err}", file=sys.stderr)
+        print(f"nothing done{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"interrupted{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -26,11 +26,14 @@ class Problem:
     row: int | None  # 1-based data row (the header is not counted); None for file-level problems
     column: str | None
     message: str
+    line: int | None = None  # for files without rows (YAML): the line in the file
 
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
             where.append(f"row {self.row} (line {self.row + 1})")
+        elif self.line is not None:
+            where.append(f"line {self.line}")
         if self.column is not None:
             where.append(f'column "{self.column}"')
         return ", ".join(where) + ": " + self.message
@@ -309,8 +312,49 @@ def claim_problems(claims: pd.DataFrame, known_series: set[str], name: str) -> l
     return problems
 
 
-def load(data_dir: Path | str | None = None) -> Evidence:
-    """Read and validate every table; raise DataError listing every problem found."""
+def earliest_day(text: str) -> date | None:
+    """The first day a period or date can mean (2021 -> 2021-01-01, a span from its start); None for n.d."""
+    text = text.lstrip("~")
+    if text == "n.d.":
+        return None
+    parts = [int(p) for p in text[:4].split("-")] if len(text) == 9 else [int(p) for p in text.split("-")]
+    return date(*(parts + [1, 1])[:3])
+
+
+def as_of_problems(frames: dict[str, pd.DataFrame], data_dir: Path, as_of: date) -> list[Problem]:
+    """Only a forecast may refer to a time wholly after the edition's as-of date; no source is published after it."""
+    problems = []
+    for row, r in frames["observations"].iterrows():
+        day = earliest_day(r["period"])
+        if r["forecast"] != "true" and day is not None and day > as_of:
+            problems.append(
+                Problem(
+                    str(data_dir / TABLES["observations"].file),
+                    int(row),
+                    "period",
+                    f'period "{r["period"]}" lies after the as-of date {as_of.isoformat()}; '
+                    "expected an earlier period, or forecast set to true",
+                )
+            )
+    for row, r in frames["sources"].iterrows():
+        day = earliest_day(r["published"])
+        if day is not None and day > as_of:
+            problems.append(
+                Problem(
+                    str(data_dir / TABLES["sources"].file),
+                    int(row),
+                    "published",
+                    f'published "{r["published"]}" lies after the as-of date {as_of.isoformat()}',
+                )
+            )
+    return problems
+
+
+def load(data_dir: Path | str | None = None, as_of: date | None = None) -> Evidence:
+    """Read and validate every table; raise DataError listing every problem found.
+
+    With `as_of` (the edition's as-of date), figures and sources dated after it are problems too.
+    """
     data_dir = Path(data_dir or DEFAULT_DATA_DIR).resolve()
     frames, problems = {}, []
     for key, table in TABLES.items():
@@ -322,6 +366,8 @@ def load(data_dir: Path | str | None = None) -> Evidence:
     if problems:
         raise DataError(problems)
     problems = check_relations(frames, data_dir)
+    if as_of is not None:
+        problems += as_of_problems(frames, data_dir, as_of)
     if problems:
         raise DataError(problems)
     tables = {name: frame.reset_index(drop=True) for name, frame in frames.items()}
@@ -333,6 +379,7 @@ def _typed(obs: pd.DataFrame, series: pd.DataFrame, sources: pd.DataFrame) -> pd
     obs = obs.assign(
         value=obs["value"].astype(float),
         approximate=obs["approximate"] == "true",
+        forecast=obs["forecast"] == "true",
         row=obs.index,
     )
     bounds = obs["period"].map(period_bounds)

@@ -8,6 +8,8 @@ before anything runs.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import jupytext
@@ -56,46 +58,83 @@ def _type_ok(value, type_name: str) -> bool:
     return isinstance(value, allowed)
 
 
-def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
-    """Parameters per chapter from a YAML file, checked against each chapter's declared parameters."""
+@dataclass(frozen=True)
+class Params:
+    """Checked parameters: the edition's as-of date and each chapter's values."""
+
+    as_of: date
+    chapters: dict[str, dict]
+
+    def as_dict(self) -> dict[str, dict]:
+        """For the manifest and the fingerprint: book-wide values under "book", then each chapter's."""
+        return {"book": {"as_of": self.as_of.isoformat()}, **self.chapters}
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Line of each key in the YAML text: (chapter,) and (chapter, name) -> 1-based line."""
+    lines = {}
+    root = yaml.compose(text)
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            lines[(key.value,)] = key.start_mark.line + 1
+            if isinstance(value, yaml.MappingNode):
+                for sub, _ in value.value:
+                    lines[(key.value, sub.value)] = sub.start_mark.line + 1
+    return lines
+
+
+def load_params(path: Path, chapters: dict[str, Path]) -> Params:
+    """Parameters from a YAML file: `as_of` (a date; default today) and, per chapter, values checked against the
+    parameters the chapter declares."""
     name = str(path)
     if not path.is_file():
         raise ParamsError([Problem(name, None, None, "parameters file not found")])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        text = path.read_text(encoding="utf-8-sig")
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        row = mark.line + 1 if mark else None
         reason = getattr(err, "problem", None) or "invalid YAML"
-        raise ParamsError([Problem(name, row, None, f"YAML syntax error: {reason}")]) from None
-    except UnicodeDecodeError:
-        raise ParamsError([Problem(name, None, None, "file is not UTF-8 text")]) from None
+        line = mark.line + 1 if mark else None
+        raise ParamsError([Problem(name, None, None, f"YAML syntax error: {reason}", line=line)]) from None
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise ParamsError([Problem(name, None, None, "file is not UTF-8 text", line=line)]) from None
     if not isinstance(raw, dict):
         raise ParamsError([Problem(name, None, None, "expected a mapping of chapter names to parameters")])
+    lines = _key_lines(text)
     problems, result = [], {stem: {} for stem in chapters}
+    as_of = raw.pop("as_of", None)
+    if as_of is None:
+        as_of = datetime.now(UTC).date()
+    elif not isinstance(as_of, date) or isinstance(as_of, datetime):
+        problems.append(
+            Problem(name, None, "as_of", f"expected a date YYYY-MM-DD, got {as_of!r}", line=lines.get(("as_of",)))
+        )
     for chapter, values in raw.items():
+        at = lines.get((chapter,))
         if chapter not in chapters:
-            problems.append(
-                Problem(name, None, str(chapter), "unknown chapter; expected one of " + ", ".join(sorted(chapters)))
-            )
+            expected = "as_of or a chapter: " + ", ".join(sorted(chapters))
+            problems.append(Problem(name, None, str(chapter), f"unknown name; expected {expected}", line=at))
             continue
         if not isinstance(values, dict):
-            problems.append(Problem(name, None, chapter, "expected a mapping of parameter names to values"))
+            problems.append(Problem(name, None, chapter, "expected a mapping of parameter names to values", line=at))
             continue
         known = declared(chapters[chapter])
         for key, value in values.items():
-            where = f"{chapter}.{key}"
+            where, at = f"{chapter}.{key}", lines.get((chapter, key))
             if key in RESERVED:
-                problems.append(Problem(name, None, where, "set by the build (--data), not by the parameters file"))
+                problems.append(Problem(name, None, where, "set by the build, not by the parameters file", line=at))
             elif key not in known:
                 names = ", ".join(sorted(set(known) - RESERVED)) or "none"
-                problems.append(Problem(name, None, where, f"unknown parameter; chapter {chapter} accepts: {names}"))
-            elif not _type_ok(value, known[key]["type"]):
                 problems.append(
-                    Problem(name, None, where, f"expected {known[key]['type']}, got {type(value).__name__} {value!r}")
+                    Problem(name, None, where, f"unknown parameter; chapter {chapter} accepts: {names}", line=at)
                 )
+            elif not _type_ok(value, known[key]["type"]):
+                message = f"expected {known[key]['type']}, got {type(value).__name__} {value!r}"
+                problems.append(Problem(name, None, where, message, line=at))
             else:
                 result[chapter][key] = value
     if problems:
         raise ParamsError(problems)
-    return result
+    return Params(as_of=as_of, chapters=result)

@@ -108,6 +108,11 @@ TABLES = {
             ),
             "source_id": Field("Source of the figure", "a source_id of sources.csv", SLUG),
             "approximate": Field("Whether the value is a reading of words", "true or false", choices=("true", "false")),
+            "forecast": Field(
+                "Whether the value is a forecast (it may then refer to a period after the as-of date)",
+                "true or false",
+                choices=("true", "false"),
+            ),
             "note": Field("Anything needed to interpret the figure", required=False),
         },
     ),

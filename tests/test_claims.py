@@ -42,8 +42,8 @@ def dataset(tmp_path: Path, observations: list[tuple], claim: dict) -> Path:
     write(data / "series.csv", ["series_id", "claim", "label", "description", "unit"], SERIES)
     write(
         data / "observations.csv",
-        ["series_id", "period", "value", "source_id", "approximate", "note"],
-        [(s, p, v, src, "false", "") for s, p, v, src in observations],
+        ["series_id", "period", "value", "source_id", "approximate", "forecast", "note"],
+        [(s, p, v, src, "false", "false", "") for s, p, v, src in observations],
     )
     row = {
         "claim_id": "C1",

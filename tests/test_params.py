@@ -22,7 +22,8 @@ def messages(path: Path) -> list[str]:
 
 def test_default_parameters_are_valid():
     params = load_params(DEFAULT_PARAMS, chapters())
-    assert params["cro-market"]["horizon_year"] == 2030
+    assert params.chapters["cro-market"]["horizon_year"] == 2030
+    assert params.as_of.isoformat() == "2026-11-26"
 
 
 def test_chapter_declares_typed_parameters():
@@ -39,12 +40,12 @@ def test_unknown_parameter(tmp_path):
 
 def test_wrong_type(tmp_path):
     found = messages(write(tmp_path, "cro-market:\n  horizon_year: soon\n"))
-    assert found == [f"{tmp_path / 'params.yaml'}, column \"cro-market.horizon_year\": expected int, got str 'soon'"]
+    assert found == [f"{tmp_path / 'params.yaml'}, line 2, column \"cro-market.horizon_year\": expected int, got str 'soon'"]
 
 
 def test_float_or_none_accepts_int_and_rejects_text(tmp_path):
     ok = load_params(write(tmp_path, "cro-market:\n  growth_low_pct: 5\n"), chapters())
-    assert ok["cro-market"]["growth_low_pct"] == 5
+    assert ok.chapters["cro-market"]["growth_low_pct"] == 5
     assert any(
         "expected Optional[float]" in m for m in messages(write(tmp_path, "cro-market:\n  growth_low_pct: high\n"))
     )
@@ -52,10 +53,15 @@ def test_float_or_none_accepts_int_and_rejects_text(tmp_path):
 
 def test_unknown_chapter_and_reserved_name(tmp_path):
     found = messages(write(tmp_path, "no-such-chapter:\n  x: 1\ncro-market:\n  data_dir: /tmp\n"))
-    assert any('"no-such-chapter": unknown chapter' in m for m in found)
+    assert any('line 1, column "no-such-chapter": unknown name; expected as_of or a chapter' in m for m in found)
     assert any('"cro-market.data_dir": set by the build' in m for m in found)
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
     found = messages(write(tmp_path, "cro-market:\n  horizon_year: [2030\n"))
-    assert len(found) == 1 and "YAML syntax error" in found[0] and "row" in found[0]
+    assert len(found) == 1 and ", line 3: YAML syntax error" in found[0]
+
+
+def test_as_of_must_be_a_date(tmp_path):
+    found = messages(write(tmp_path, "as_of: soon\n"))
+    assert found == [f"{tmp_path / 'params.yaml'}, line 1, column \"as_of\": expected a date YYYY-MM-DD, got 'soon'"]

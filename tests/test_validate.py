@@ -199,4 +199,4 @@ def test_cli_validate_reports_one_line_per_problem_without_traceback(data_copy):
     lines = result.stderr.strip().splitlines()
     assert any('column "value"' in ln and '"31.2%"' in ln for ln in lines)
     # the schema stage stops before relations are checked, so the unknown source is reported after a fix
-    assert lines[-1] == "1 problem(s) found; nothing was published."
+    assert lines[-1] == "1 problem(s) found."
