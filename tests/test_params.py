@@ -40,7 +40,9 @@ def test_unknown_parameter(tmp_path):
 
 def test_wrong_type(tmp_path):
     found = messages(write(tmp_path, "cro-market:\n  horizon_year: soon\n"))
-    assert found == [f"{tmp_path / 'params.yaml'}, line 2, column \"cro-market.horizon_year\": expected int, got str 'soon'"]
+    assert found == [
+        f"{tmp_path / 'params.yaml'}, line 2, column \"cro-market.horizon_year\": expected int, got str 'soon'"
+    ]
 
 
 def test_float_or_none_accepts_int_and_rejects_text(tmp_path):
