@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
 	texlive-xetex texlive-plain-generic fonts-freefont-otf tex-gyre
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+BROWSER_PACKAGES := chromium
 
-.PHONY: book test setup tex bench lint clean
+.PHONY: book test setup tex browser bench lint clean
 
 book: setup
 	$(BIN)/crobook build
 
-test: setup
+test: setup browser
 	$(BIN)/pytest
 
 bench: setup
@@ -30,18 +32,25 @@ $(BIN)/crobook: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $@
 
-# The PDF needs TeX from Debian. Install it when we can (root or password-less sudo); otherwise say what to install.
-tex:
-	@if dpkg -s $(TEX_PACKAGES) >/dev/null 2>&1; then exit 0; \
+# Debian packages: installed when we can (root or password-less sudo); otherwise we say what to install.
+define debian
+	@if dpkg -s $(1) >/dev/null 2>&1; then exit 0; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEX_PACKAGES); \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(1); \
 	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
-		sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEX_PACKAGES); \
+		sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(1); \
 	else \
-		echo "The PDF needs these Debian packages, and installing them needs root:"; \
-		echo "  sudo apt-get install $(TEX_PACKAGES)"; \
+		echo "$(2) needs these Debian packages, and installing them needs root:"; \
+		echo "  sudo apt-get install $(1)"; \
 		exit 1; \
 	fi
+endef
+
+tex:
+	$(call debian,$(TEX_PACKAGES),The PDF)
+
+browser:
+	$(call debian,$(BROWSER_PACKAGES),The browser tests)
 
 clean:
 	rm -rf _build

@@ -18,6 +18,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
@@ -47,6 +48,7 @@ HANDED = ("data_dir", "views_dir", "previous_dir", "manifest_path")
 class Edition:
     name: str
     fingerprint: str
+    as_of: date  # the date the edition speaks for; also the date on its title page
 
 
 def log(message: str) -> None:
@@ -206,6 +208,8 @@ html_context = {{
 }}
 project = html_title
 latex_documents = [({root!r}, "book.tex", project, author, "manual")]
+html_copy_source = False  # the executed notebooks hold build paths and times; the chapters' sources are in git
+today = {today!r}
 """
 
 
@@ -223,24 +227,36 @@ def stage(work: Path, edition: Edition, others: list[str]) -> Path:
     (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     run([str(BIN / "jupyter-book"), "config", "sphinx", str(src)], "jupyter-book config")
     root = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))["root"]
-    overrides = CONF_OVERRIDES.format(root=root, name=edition.name, fingerprint=edition.fingerprint, others=others)
+    overrides = CONF_OVERRIDES.format(
+        root=root,
+        name=edition.name,
+        fingerprint=edition.fingerprint,
+        others=others,
+        today=edition.as_of.strftime("%d %B %Y").lstrip("0"),
+    )
     with (src / "conf.py").open("a", encoding="utf-8") as conf:
         conf.write(overrides)
     return src
 
 
-def run(command: list[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+def run(command: list[str], what: str, env: dict | None = None) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).splitlines()
         lines = [ln for ln in output if "WARNING" in ln or "ERROR" in ln or "Error" in ln or ln.startswith("!")]
         raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
 
 
-def sphinx(src: Path, out: Path, builder: str) -> None:
-    """sphinx-build with every warning an error; `latexpdf` also runs latexmk."""
+def sphinx(src: Path, out: Path, builder: str, as_of: date) -> None:
+    """sphinx-build with every warning an error; `latexpdf` also runs latexmk.
+
+    TeX stamps the PDF with the as-of date rather than the clock, so the same inputs give the same PDF.
+    """
     command = [str(BIN / "sphinx-build"), "-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
-    run(command, f"sphinx-build {builder}")
+    epoch = int(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC).timestamp())
+    run(
+        command, f"sphinx-build {builder}", env=os.environ | {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1"}
+    )
 
 
 def manifest(edition: Edition, evidence: Evidence, params: dict, ledger, previous: dict | None) -> dict:
@@ -290,7 +306,7 @@ def build(
     checked = load_params(params_file, sources)
     evidence = load(data_dir, as_of=checked.as_of)
     params = checked.chapters
-    edition = Edition(name=name, fingerprint=fingerprint(evidence, checked.as_dict()))
+    edition = Edition(name=name, fingerprint=fingerprint(evidence, checked.as_dict()), as_of=checked.as_of)
     ledger = evaluate(evidence)
     step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
     for row in ledger.itertuples():
@@ -351,7 +367,10 @@ def _build_in(
     t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
     log("3/5 building website and PDF, side by side")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [pool.submit(sphinx, src, work / "html", "html"), pool.submit(sphinx, src, work / "latex", "latexpdf")]
+        jobs = [
+            pool.submit(sphinx, src, work / "html", "html", edition.as_of),
+            pool.submit(sphinx, src, work / "latex", "latexpdf", edition.as_of),
+        ]
         for job in jobs:
             job.result()
     t = step("website and PDF", t)

@@ -228,3 +228,17 @@ def test_changing_a_figure_changes_the_claim_status_and_its_sentences(built_site
     assert "Claim C8 is supported" in before_chapter
     assert "Claim C8 is contradicted: the median independent estimate for 2023, 45 USD bn, falls short" in after_chapter
     assert before_findings.count("contradicted") + 1 == after_findings.count("contradicted")
+
+
+def test_accessibility_basics(built_site):
+    """Page language, alt text on every image, headers and a caption on every table."""
+    for page in pages(built_site):
+        text = page.read_text(encoding="utf-8")
+        if text.startswith('<meta http-equiv="Refresh"'):
+            continue
+        assert re.search(r'<html lang="en"', text), page
+        for img in re.findall(r"<img\b[^>]*>", text):
+            assert re.search(r'alt="[^"]+"', img), (page.name, img)
+        main = text[text.find("<main") :]
+        for table in re.findall(r"<table\b.*?</table>", main, flags=re.S):
+            assert "<caption>" in table and "<th" in table, page.name
