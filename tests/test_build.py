@@ -230,6 +230,13 @@ def test_changing_a_figure_changes_the_claim_status_and_its_sentences(built_site
     assert before_findings.count("contradicted") + 1 == after_findings.count("contradicted")
 
 
+def test_no_stray_output_on_any_page(built_site):
+    """Cells show only charts, tables and text meant for readers: no echoed values, warnings or tracebacks."""
+    for stem in chapters():
+        page = (built_site / "html" / "chapters" / f"{stem}.html").read_text(encoding="utf-8")
+        assert not re.search(r'class="output (text_plain|stderr|traceback)', page), stem
+
+
 def test_accessibility_basics(built_site):
     """Page language, alt text on every image, headers and a caption on every table."""
     for page in pages(built_site):
