@@ -27,9 +27,13 @@ def file_digest(path: Path) -> str:
 
 @cache
 def code_digest() -> str:
+    """The package code and the versions of the libraries that shape a chapter's output."""
+    from crobook.site import package_versions
+
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(json.dumps(package_versions(), sort_keys=True).encode())
     return digest.hexdigest()
 
 

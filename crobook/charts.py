@@ -103,6 +103,9 @@ def _tooltip(extra: list | None = None) -> list:
         alt.Tooltip("title:N", title="Title"),
         alt.Tooltip("published:N", title="Published"),
         alt.Tooltip("grade:N", title="Grade"),
+        alt.Tooltip("approximate:N", title="Approximate (a reading of words)"),
+        alt.Tooltip("check:N", title="Checked against a public page"),
+        alt.Tooltip("note:N", title="Note"),
         *(extra or []),
     ]
 
