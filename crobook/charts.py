@@ -57,11 +57,10 @@ def chart_html(spec: dict) -> str:
 
 
 def render(spec: dict, **_) -> tuple[dict, dict]:
-    """Altair renderer: interactive HTML for the website, vector PDF for LaTeX, PNG for previews."""
+    """Altair renderer: interactive HTML for the website, vector PDF for LaTeX (myst-nb picks per builder)."""
     bundle = {
         "text/html": chart_html(spec),
         "application/pdf": vl_convert.vegalite_to_pdf(spec),
-        "image/png": vl_convert.vegalite_to_png(spec, scale=2),
         "text/plain": spec.get("description", "chart"),
     }
     return bundle, {}

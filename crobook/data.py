@@ -186,13 +186,18 @@ def period_bounds(period: str) -> tuple[int, int] | None:
     return year, year
 
 
-def date_is_valid(text: str) -> bool:
+def earliest_day(text: str) -> date | None:
+    """The first day a period or date can mean (2021 -> 2021-01-01, a span from its start); None for n.d."""
     text = text.lstrip("~")
     if text == "n.d.":
-        return True
-    parts = [int(p) for p in text.split("-")] + [1, 1]
+        return None
+    parts = [int(p) for p in text[:4].split("-")] if len(text) == 9 else [int(p) for p in text.split("-")]
+    return date(*(parts + [1, 1])[:3])
+
+
+def date_is_valid(text: str) -> bool:
     try:
-        date(parts[0], parts[1], parts[2])
+        earliest_day(text)
     except ValueError:
         return False
     return True
@@ -310,15 +315,6 @@ def claim_problems(claims: pd.DataFrame, known_series: set[str], name: str) -> l
                 )
             )
     return problems
-
-
-def earliest_day(text: str) -> date | None:
-    """The first day a period or date can mean (2021 -> 2021-01-01, a span from its start); None for n.d."""
-    text = text.lstrip("~")
-    if text == "n.d.":
-        return None
-    parts = [int(p) for p in text[:4].split("-")] if len(text) == 9 else [int(p) for p in text.split("-")]
-    return date(*(parts + [1, 1])[:3])
 
 
 def as_of_problems(frames: dict[str, pd.DataFrame], data_dir: Path, as_of: date) -> list[Problem]:

@@ -8,6 +8,9 @@ from urllib.parse import quote
 import pandas as pd
 from IPython.display import Markdown
 
+from crobook.charts import source_line
+from crobook.page import write_view
+
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark; escaping them keeps text from the
 # data (HTML, links, emphasis, `$` maths, table pipes) as plain text.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -19,9 +22,9 @@ def escape(text: object) -> str:
 
 
 def format_value(value: object, digits: int = 1) -> str:
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return f"{value:,.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def link(text: object, url: str) -> str:
@@ -60,9 +63,6 @@ def table(
     `rows` are the observations behind it (for the source line and the sources appendix). A cell holding a
     (text, url) tuple becomes a link; a `Raw` cell is written as MyST markup.
     """
-    from crobook.charts import source_line
-    from crobook.page import write_view
-
     source = source or source_line(rows)
     write_view(
         name,
