@@ -40,8 +40,6 @@ CHAPTERS_DIR = ROOT / "chapters"
 DEFAULT_PARAMS = ROOT / "params" / "default.yaml"
 DEFAULT_SITE = ROOT / "_build" / "site"
 BIN = Path(sys.executable).parent
-# Parameters the build hands to the chapters that declare them (never set in the parameters file).
-HANDED = ("data_dir", "views_dir", "previous_dir", "manifest_path")
 
 
 @dataclass

@@ -18,7 +18,7 @@ import yaml
 
 from crobook.data import Problem
 
-# Set by the build from its --data option, never from the parameters file.
+# Handed by the build to the chapters that declare them (see crobook.build), never set in the parameters file.
 RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path"}
 TYPES = {
     "int": (int,),
