@@ -27,10 +27,9 @@ def glue(name: str, value) -> None:
     _glue(name, value, display=False)
 
 
-def chart_data(chart: alt.TopLevelMixin) -> pd.DataFrame:
+def chart_data(spec: dict) -> pd.DataFrame:
     """The rows a chart holds: every inline dataset of its specification, one after the other."""
-    datasets = chart.to_dict()["datasets"]
-    frames = [pd.DataFrame(rows) for rows in datasets.values()]
+    frames = [pd.DataFrame(rows) for rows in spec["datasets"].values()]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
@@ -49,8 +48,9 @@ def figure(name: str, chart: alt.TopLevelMixin) -> None:
 
     The figure's caption links the CSV: {download}`Data of this chart (CSV) <views/NAME.csv>`.
     """
-    shown = chart_data(chart)
-    spec_title = chart.to_dict().get("title", name)
+    spec = chart.to_dict()
+    shown = chart_data(spec)
+    spec_title = spec.get("title", name)
     title = spec_title if isinstance(spec_title, str) else spec_title.get("text", name)
     sourced = shown.dropna(subset=["publisher"]) if "publisher" in shown else shown.iloc[0:0]
     write_view(name, "figure", title, shown, list(sourced.get("source_id", [])))
