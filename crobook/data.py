@@ -52,15 +52,19 @@ class DataError(Exception):
 RECORD_ENV = "CROBOOK_RECORD"
 
 
+_recorded: dict[str, dict[str, set[str]]] = {}  # record file -> key -> items already written
+
+
 def record(key: str, *items: str) -> None:
     path = os.environ.get(RECORD_ENV)
     if not path:
         return
-    target = Path(path)
-    found = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
-    merged = sorted(set(found.get(key, [])) | set(items))
-    if merged != found.get(key):
-        target.write_text(json.dumps(found | {key: merged}, indent=1) + "\n", encoding="utf-8")
+    found = _recorded.setdefault(path, {})
+    if set(items) <= found.get(key, set()):
+        return  # tables are read many times; the file is written only when something new is used
+    found.setdefault(key, set()).update(items)
+    text = json.dumps({k: sorted(v) for k, v in found.items()}, indent=1) + "\n"
+    Path(path).write_text(text, encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,6 @@ class Evidence:
         rows = self.observations[self.observations["series_id"].isin(series_ids)].copy()
         rows["_order"] = rows["series_id"].map({s: i for i, s in enumerate(series_ids)})
         return rows.sort_values(["_order", "year", "period"]).drop(columns="_order").reset_index(drop=True)
-
-    def files(self) -> list[Path]:
-        return [self.data_dir / table.file for table in TABLES.values()]
 
 
 def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[Problem]]:
