@@ -1,204 +1,699 @@
-"""The claims ledger: each claim of `data/claims.csv` evaluated from the observations.
+"""The claims ledger: each claim split into parts, each part tested on every comparable figure.
 
-A rule looks at the evidence and says whether it holds; the claim row says which status that gives
-(`if_holds`, `if_fails`). With no usable evidence a claim is `not testable`, whatever its rule.
+How a verdict is reached (data/README.md says the same for analysts):
+
+- A part names its test, the measures that are the claim's own, the definitions that match the article's and a
+  window of years. `claim_evidence.csv` names the series that bear on it; their figures are graded:
+  *direct* (same measure, matching definition and geography), *indirect* (same measure, another definition or
+  geography), *proxy* (a related measure), or *context* (shown, never counted). The article's own figures and
+  the book's readings of its words are never evidence.
+- Figures are compared as what the words say: a bound is an open interval, so "almost two thirds" can agree
+  with "about two thirds" but never confirm a figure above it.
+- Within each definition, the figures nearest the claim's period decide; the verdict rests on the most direct
+  tier that decides. Definitions that disagree give "depends on definition". A proxy speaks to direction only:
+  it can lift a direction part to "partly supported" and never contradict anything.
+- Certainty starts high (official or the publisher's own material) or moderate (secondary reports) and is
+  lowered, one step each, for risk of bias, indirectness, inconsistency and imprecision, each with its reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-from crobook import analysis
-from crobook.data import Evidence
+from crobook.analysis import CITED_GRADES
+from crobook.data import Evidence, period_bounds
+from crobook.schema import UNITS
 
-NOT_TESTABLE = "not testable"
+SUPPORTED, PARTLY, DEPENDS, CONTRADICTED, NOT_TESTABLE = (
+    "supported",
+    "partly supported",
+    "depends on definition",
+    "contradicted",
+    "not testable",
+)
+STATUSES = (SUPPORTED, PARTLY, DEPENDS, CONTRADICTED, NOT_TESTABLE)
+CERTAINTY = ("very low", "low", "moderate", "high")
+TIERS = ("direct", "indirect", "proxy")
+DIRECTION_TESTS = ("peak", "falls_after", "rises")
+EPS = 1e-9
+
+
+# ------------------------------------------------------------------ numbers as the words say them
+
+
+def number(value: float, digits: int = 1) -> str:
+    """Rounded half up from the decimal text (82.55 -> 82.6, where binary floats give 82.5); no trailing .0."""
+    text = str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    text = f"{Decimal(text):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+PREFIX = {"exact": "", "about": "≈ ", "more than": "> ", "less than": "< "}
+
+
+def value_text(value: float, bound: str, unit: str, high: float | None = None) -> str:
+    """A figure as the words give it: `> 50 USD bn`, `< 66.7%`, `≈ 70%`, `48.2–82.6 USD bn`."""
+    label = UNITS[unit][1]
+    core = f"{number(value)}–{number(high)}" if bound == "between" else PREFIX[bound] + number(value)
+    if label in ("%", "% change"):
+        return core + "%"
+    if label == "×":
+        return core + "×"
+    return core if label == "count" else f"{core} {label}"
+
+
+# ------------------------------------------------------------------ intervals
+
+
+def interval(value: float, bound: str, high: float | None = None, tolerance: float = 0.0) -> tuple[float, float]:
+    """The values a figure admits (widened by `tolerance`): a bound is open on one side."""
+    if bound == "more than":
+        return value - tolerance, math.inf
+    if bound == "less than":
+        return -math.inf, value + tolerance
+    if bound == "between":
+        return value - tolerance, high + tolerance
+    return value - tolerance, value + tolerance
+
+
+def compare(figure: tuple[float, float], band: tuple[float, float]) -> tuple[str, float | None]:
+    """agrees (inside the band), disagrees (outside), consistent (a bound whose limit lies in the band) or
+    inconclusive (a bound that reaches past the band); with the margin to the band's nearer edge."""
+    (lo, hi), (low, high) = figure, band
+    if lo >= low - EPS and hi <= high + EPS:
+        return "agrees", min(x for x in (lo - low, high - hi) if not math.isnan(x))
+    if hi < low - EPS or lo > high + EPS:
+        return "disagrees", None
+    limits = [x for x in (lo, hi) if math.isfinite(x)]
+    return ("consistent" if any(low - EPS <= x <= high + EPS for x in limits) else "inconclusive"), None
+
+
+def distance(period: str, year: int) -> int:
+    """Years between a figure's period and the claim's year (0 when a span covers it)."""
+    start, end = period_bounds(period) or (None, None)
+    if start is None:
+        return 999
+    return 0 if start <= year <= end else min(abs(year - start), abs(year - end))
+
+
+def year_of(period: str) -> int:
+    return period_bounds(period)[1]
+
+
+# ------------------------------------------------------------------ figures
+
+
+def _combined(a: pd.Series, b: pd.Series, combine: str, unit_a: str, unit_b: str) -> dict:
+    """One figure from two of the same source: a + b, or 100 × a / b (the whole a share is of, or a share)."""
+    flip = {"more than": "less than", "less than": "more than"}
+    if combine == "plus":
+        value = a["value"] + b["value"]
+        bound = b["bound"] if a["bound"] == "exact" else a["bound"] if b["bound"] == "exact" else "about"
+        later = a if year_of(a["period"]) >= year_of(b["period"]) else b
+        period, unit, base = later["period"], unit_a, a
+        text = f"{number(a['value'])} + {number(b['value'])}"
+    else:
+        value = 100 * a["value"] / b["value"]
+        bound = (
+            a["bound"]
+            if b["bound"] == "exact"
+            else flip.get(b["bound"], b["bound"])
+            if a["bound"] == "exact"
+            else "about"
+        )
+        whole = unit_b == "percent" and unit_a != "percent"  # revenue / share of the market = the market
+        period, unit, base = a["period"], unit_a if whole else "percent", b if whole else a
+        text = f"100 × {number(a['value'])} / {number(b['value'])}"
+    if bound == "between":
+        bound = "about"
+    return {
+        "period": period,
+        "value": float(value),
+        "value_high": None,
+        "bound": bound,
+        "unit": unit,
+        "measure": base["measure"],
+        "definition_id": base["definition_id"],
+        "geography": base["geography"],
+        "forecast": bool(a["forecast"] or b["forecast"]),
+        "label": f"{a['label']} {'+' if combine == 'plus' else '÷'} {b['label']}",
+        "computed": text,
+        "check": "not found" if "not found" in (a["check"], b["check"]) else a["check"],
+        "caution": a["caution"] or b["caution"],
+    }
+
+
+def _pairs(first: pd.DataFrame, second: pd.DataFrame) -> list[tuple[pd.Series, pd.Series]]:
+    """Figures of two series to combine: same source and period; or a source's only figure in each."""
+    pairs = []
+    for source_id, group in first.groupby("source_id", sort=False):
+        other = second[second["source_id"] == source_id]
+        for _, a in group.iterrows():
+            same = other[other["period"] == a["period"]]
+            if len(same):
+                pairs.append((a, same.iloc[0]))
+            elif len(group) == 1 and len(other) == 1:
+                pairs.append((a, other.iloc[0]))
+    return pairs
+
+
+_FIGURES: dict[tuple, tuple[Evidence, list[dict]]] = {}
+
+
+def part_figures(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """Every figure linked to a part, graded by directness; the article's own rows and `exclude`d sources left
+    out. Computed once per part (the sensitivity analysis asks many times)."""
+    key = (id(evidence), part["claim_id"], part["part"])
+    cached = _FIGURES.get(key)
+    if not cached or cached[0] is not evidence:
+        cached = _FIGURES[key] = (evidence, _part_figures(evidence, part))
+    return [f for f in cached[1] if f["source_id"] not in exclude] if exclude else cached[1]
+
+
+def _part_figures(evidence: Evidence, part: pd.Series) -> list[dict]:
+    links = evidence.claim_evidence
+    links = links[(links["claim_id"] == part["claim_id"]) & (links["part"] == part["part"])]
+    units = dict(zip(evidence.series["series_id"], evidence.series["unit"]))
+    rows = []
+    for _, link in links.iterrows():
+        first = evidence.series_data(link["series_id"])
+        first = first[~first["grade"].isin(CITED_GRADES)]
+        if link["with_series"]:
+            second = evidence.series_data(link["with_series"])
+            figures = [
+                a.to_dict() | _combined(a, b, link["combine"], units[link["series_id"]], units[link["with_series"]])
+                for a, b in _pairs(first, second)
+            ]
+        else:
+            figures = [r.to_dict() | {"computed": ""} for _, r in first.iterrows()]
+        for figure in figures:
+            figure["role"], figure["link_note"] = link["role"], link["note"]
+            figure["directness"] = directness(figure, part)
+            figure["value_high"] = None if pd.isna(figure["value_high"]) else figure["value_high"]
+            rows.append(figure)
+    return rows
+
+
+def directness(figure: dict, part: pd.Series) -> str:
+    if figure["role"] == "context":
+        return "context"
+    if figure["measure"] not in part["measures"].split():
+        return "proxy"
+    definitions = part["definitions"].split()
+    if definitions and figure["definition_id"] not in definitions:
+        return "indirect"
+    if part["geography"] and figure["geography"] != part["geography"]:
+        return "indirect"
+    return "direct"
+
+
+# ------------------------------------------------------------------ the tests
+
+
+@dataclass
+class Judged:
+    """One figure (level, growth) or one estimator (direction tests) as the test saw it."""
+
+    tier: str
+    group: tuple[str, str]  # (definition_id, measure)
+    outcome: str  # agrees, consistent, disagrees, inconclusive
+    distance: int
+    rows: list[dict]  # the observations behind it
+    text: str  # how it reads in a sentence
+    margin: float | None = None
+    approximate: bool = False
+    decides: bool = True  # False when a nearer figure of the same definition decides
+
+
+@dataclass
+class PartVerdict:
+    status: str
+    cited: str = ""
+    target: str = ""
+    tier: str = ""
+    judged: list[Judged] = field(default_factory=list)
+    why: str = ""
+
+
+def _cited(evidence: Evidence, series_id: str, period: str) -> pd.Series:
+    obs = evidence.observations
+    rows = obs[(obs["series_id"] == series_id) & (obs["period"] == period) & obs["grade"].isin(CITED_GRADES)]
+    return rows.iloc[0]
+
+
+def possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
+
+
+def _describe(figure: dict, definitions: pd.DataFrame) -> str:
+    who = figure["publisher"]
+    term = definitions.loc[figure["definition_id"], "term"] if figure["definition_id"] in definitions.index else ""
+    shown = value_text(figure["value"], figure["bound"], figure["unit"], figure.get("value_high"))
+    extra = f", {term}" if term else ""
+    return f"{possessive(who)} {shown} ({figure['period'].lstrip('~')}{extra})"
+
+
+def _level_targets(evidence: Evidence, part: pd.Series) -> tuple[str, str, tuple[float, float], bool]:
+    tolerance = float(part["tolerance"] or 0)
+    if part["test"] == "growth":
+        start = _cited(evidence, part["cited_series"], part["from_period"])
+        end = _cited(evidence, part["cited_series"], part["cited_period"])
+        factor = end["value"] / start["value"]
+        bound = end["bound"] if start["bound"] == "exact" else "about"
+        cited = value_text(factor, bound, "factor")
+        return cited, _band_text(factor, bound, "factor", tolerance), interval(factor, bound, None, tolerance), False
+    row = _cited(evidence, part["cited_series"], part["cited_period"])
+    high = row["value_high"] if pd.notna(row["value_high"]) else None
+    cited = value_text(row["value"], row["bound"], row["unit"], high)
+    band = interval(row["value"], row["bound"], high, tolerance)
+    return cited, _band_text(row["value"], row["bound"], row["unit"], tolerance, high), band, bool(row["forecast"])
+
+
+def _band_text(value: float, bound: str, unit: str, tolerance: float, high: float | None = None) -> str:
+    low, top = interval(value, bound, high, tolerance)
+    if math.isinf(top):
+        return value_text(low, "more than", unit)
+    if math.isinf(low):
+        return value_text(top, "less than", unit)
+    if abs(top - low) < EPS:
+        return value_text(low, "exact", unit)
+    return value_text(low, "between", unit, top)
+
+
+def _judge_levels(evidence: Evidence, part: pd.Series, figures: list[dict], band, forecast: bool) -> list[Judged]:
+    definitions = evidence.definitions.set_index("definition_id")
+    window, judged = int(part["window"]), []
+    if part["test"] == "growth":
+        candidates = _growth_figures(part, figures)
+    else:
+        year = year_of(part["cited_period"])
+        candidates = [
+            (f, distance(f["period"], year), interval(f["value"], f["bound"], f.get("value_high")), [f])
+            for f in figures
+            if f["role"] == "evidence" and bool(f["forecast"]) == forecast
+        ]
+    for figure, gap, span, rows in candidates:
+        if gap > window:
+            continue
+        outcome, margin = compare(span, band)
+        text = figure.get("text") or _describe(figure, definitions)
+        judged.append(
+            Judged(
+                figure["directness"],
+                (figure["definition_id"], figure["measure"]),
+                outcome,
+                gap,
+                rows,
+                text,
+                margin,
+                any(r["bound"] != "exact" for r in rows),
+            )
+        )
+    return judged
+
+
+def estimators(figures: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Counted figures that are not forecasts, by estimator: one series from one source (one vintage)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for f in figures:
+        if f["role"] == "evidence" and not f["forecast"]:
+            groups.setdefault((f["series_id"], f["source_id"]), []).append(f)
+    return groups
+
+
+def _growth_figures(part: pd.Series, figures: list[dict]) -> list[tuple]:
+    """Growth factors from one source's own figures near both ends (or a factor the source states)."""
+    start_year, end_year, out = year_of(part["from_period"]), year_of(part["cited_period"]), []
+    for records in estimators(figures).values():
+        if records[0]["unit"] == "factor":
+            for f in records:
+                first, last = period_bounds(f["period"])
+                gap = max(abs(first - start_year), abs(last - end_year))
+                span = interval(f["value"], f["bound"], f.get("value_high"))
+                out.append((f | {"text": None}, gap, span, [f]))
+            continue
+        near_start = min(records, key=lambda f: distance(f["period"], start_year))
+        near_end = min(records, key=lambda f: distance(f["period"], end_year))
+        if near_start is near_end or near_start["value"] <= 0:
+            continue
+        gap = max(distance(near_start["period"], start_year), distance(near_end["period"], end_year))
+        factor = near_end["value"] / near_start["value"]
+        bound = near_end["bound"] if near_start["bound"] == "exact" else "about"
+        text = (
+            f"{possessive(near_start['publisher'])} {value_text(factor, bound, 'factor')} "
+            f"({near_start['period'].lstrip('~')} to {near_end['period'].lstrip('~')})"
+        )
+        out.append((near_end | {"text": text}, gap, interval(factor, bound), [near_start, near_end]))
+    return out
+
+
+def _judge_directions(evidence: Evidence, part: pd.Series, figures: list[dict]) -> list[Judged]:
+    """Each estimator (a series from one source) judged on its own figures, never spliced with another's."""
+    test, window, judged = part["test"], int(part["window"]), []
+    year = year_of(part["cited_period"])
+    start = year_of(part["from_period"]) if part["from_period"] else year
+    for records in estimators(figures).values():
+        first = records[0]
+        by_year = {}
+        for f in records:
+            y = year_of(f["period"])
+            if start - window <= y <= year + window:
+                by_year[y] = max(by_year.get(y, f), f, key=lambda r: r["value"])
+        unit, label = first["unit"], f"{first['publisher']} ({first['label']})"
+        if test == "rises" and UNITS[unit][0] == "change":
+            for f in records:
+                outcome = "agrees" if f["value"] > 0 else "disagrees"
+                judged.append(_direction(first, outcome, [f], f"{label}: {value_text(f['value'], f['bound'], unit)}"))
+            continue
+        if test == "rises":
+            years = sorted(by_year)
+            if len(years) < 2:
+                continue
+            a, b = by_year[years[0]], by_year[years[-1]]
+            outcome = "agrees" if b["value"] > a["value"] else "disagrees"
+            text = f"{label}: {value_text(a['value'], a['bound'], unit)} in {years[0]} to {value_text(b['value'], b['bound'], unit)} in {years[-1]}"
+            judged.append(_direction(first, outcome, [a, b], text))
+            continue
+        if year not in by_year:
+            continue
+        before = [y for y in by_year if y < year]
+        after = [y for y in by_year if y > year]
+        if not after or (test == "peak" and not before):
+            continue
+        top = by_year[year]
+        others = [by_year[y] for y in before + after] if test == "peak" else [by_year[y] for y in after]
+        highest = max(others, key=lambda r: r["value"])
+        outcome = "agrees" if all(o["value"] < top["value"] for o in others) else "disagrees"
+        if test == "peak":
+            text = (
+                f"{label}: highest in {year} ({value_text(top['value'], top['bound'], unit)})"
+                if outcome == "agrees"
+                else f"{label}: higher in {year_of(highest['period'])} ({value_text(highest['value'], highest['bound'], unit)})"
+            )
+        else:
+            text = f"{label}: {value_text(top['value'], top['bound'], unit)} in {year}, then " + ", ".join(
+                f"{value_text(by_year[y]['value'], by_year[y]['bound'], unit)} in {y}" for y in sorted(after)
+            )
+        judged.append(_direction(first, outcome, [top, *others], text))
+    return judged
+
+
+def _direction(first: dict, outcome: str, rows: list[dict], text: str) -> Judged:
+    return Judged(
+        first["directness"],
+        (first["definition_id"], first["measure"]),
+        outcome,
+        0,
+        rows,
+        text,
+        approximate=any(r["bound"] != "exact" for r in rows),
+    )
+
+
+def _nearest(judged: list[Judged]) -> None:
+    """Within each tier and definition, only the figures nearest the claim's period decide."""
+    decisive = [j for j in judged if j.outcome != "inconclusive"]
+    for key in {(j.tier, j.group) for j in decisive}:
+        members = [j for j in decisive if (j.tier, j.group) == key]
+        nearest = min(j.distance for j in members)
+        for j in members:
+            j.decides = j.distance == nearest
+    for j in judged:
+        if j.outcome == "inconclusive":
+            j.decides = False
+
+
+def _status(deciding: list[Judged]) -> str:
+    groups: dict[tuple, set[str]] = {}
+    for j in deciding:
+        groups.setdefault(j.group, set()).add("holds" if j.outcome in ("agrees", "consistent") else "fails")
+    holds = {g for g, seen in groups.items() if "holds" in seen}
+    fails = {g for g, seen in groups.items() if "fails" in seen}
+    if holds and fails:
+        return DEPENDS if (holds - fails) and (fails - holds) else PARTLY
+    return SUPPORTED if holds else CONTRADICTED
+
+
+def test_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = frozenset()) -> PartVerdict:
+    """The verdict on one claim part, from the figures linked to it (less those of `exclude`d sources)."""
+    if part["test"] == "none":
+        return PartVerdict(NOT_TESTABLE, why="no public figure can decide it")
+    figures = part_figures(evidence, part, exclude)
+    if part["test"] in DIRECTION_TESTS:
+        cited = target = ""
+        judged = _judge_directions(evidence, part, figures)
+    else:
+        cited, target, band, forecast = _level_targets(evidence, part)
+        judged = _judge_levels(evidence, part, figures, band, forecast)
+    _nearest(judged)
+    for tier in ("direct", "indirect"):
+        deciding = [j for j in judged if j.tier == tier and j.decides]
+        if deciding:
+            return PartVerdict(_status(deciding), cited, target, tier, judged)
+    proxies = [j for j in judged if j.tier == "proxy" and j.decides]
+    if part["test"] in DIRECTION_TESTS and any(j.outcome == "agrees" for j in proxies):
+        return PartVerdict(PARTLY, cited, target, "proxy", judged)
+    return PartVerdict(NOT_TESTABLE, cited, target, "", judged, why=_untested(evidence, figures, judged))
+
+
+def _untested(evidence: Evidence, figures: list[dict], judged: list[Judged]) -> str:
+    """Why a part cannot be tested, naming the nearest figures that bear on it only loosely."""
+    counted = [f for f in figures if f["role"] == "evidence"]
+    if not counted:
+        return "no independent figure was found"
+    definitions = evidence.definitions.set_index("definition_id")
+    loose = [j.text for j in judged if j.tier == "proxy"] or [_describe(f, definitions) for f in counted]
+    kind = (
+        "related measures, a hint of direction only"
+        if any(j.tier == "proxy" for j in judged)
+        else ("for other periods or measures")
+    )
+    shown = "; ".join(dict.fromkeys(loose[:3]))
+    return f"the independent figures are {kind}: {shown}"
+
+
+# ------------------------------------------------------------------ certainty
+
+
+def certainty(verdict: PartVerdict, part: pd.Series, doubtful_changes: bool) -> tuple[str | None, list[str]]:
+    """GRADE-style certainty of a part's verdict and the reason for each step down."""
+    if verdict.status == NOT_TESTABLE:
+        return None, []
+    deciding = [j for j in verdict.judged if j.tier == verdict.tier and j.decides]
+    rows = [r for j in deciding for r in j.rows]
+    start = 3 if any(r["grade"] in ("official", "reported") for r in rows) else 2
+    reasons = []
+    if start == 2:
+        reasons.append("It starts at moderate: every deciding figure comes from a secondary report.")
+    doubtful = sorted({r["publisher"] for r in rows if r["check"] == "not found" or r["caution"]})
+    if doubtful and doubtful_changes:
+        reasons.append(
+            f"Risk of bias: the verdict rests on figures that are unconfirmed or from a doubtful page ({', '.join(doubtful)})."
+        )
+    if verdict.tier == "proxy":
+        reasons.append("Indirectness (two steps): only related measures bear on it, and they show direction only.")
+    elif verdict.tier == "indirect":
+        reasons.append("Indirectness: every deciding figure uses another definition or geography than the article's.")
+    elif any(j.distance > 0 for j in deciding):
+        reasons.append("Indirectness: the deciding figures are for another period than the claim's.")
+    others = [
+        j
+        for j in verdict.judged
+        if j.tier == verdict.tier and not j.decides and j.outcome in ("agrees", "consistent", "disagrees")
+    ]
+    if verdict.status in (DEPENDS, PARTLY) and verdict.tier != "proxy":
+        reasons.append("Inconsistency: the deciding figures disagree with each other.")
+    elif any((j.outcome == "disagrees") != (verdict.status == CONTRADICTED) for j in others):
+        reasons.append("Inconsistency: figures of the same definitions for other periods point the other way.")
+    imprecise = []
+    if len(deciding) == 1:
+        imprecise.append("a single figure decides")
+    if any(j.approximate or j.outcome == "consistent" for j in deciding):
+        imprecise.append("it rests on bounds or approximate figures")
+    margins = [j.margin for j in deciding if j.margin is not None]
+    if margins and verdict.status == SUPPORTED and min(margins) < 0.5:
+        edge = "exactly on" if min(margins) < EPS else f"{number(min(margins))} inside"
+        imprecise.append(
+            f"a deciding figure sits {edge} the edge of the tolerance, so a small revision would change it"
+        )
+    if imprecise:
+        reasons.append("Imprecision: " + "; ".join(imprecise) + ".")
+    steps = sum(2 if r.startswith("Indirectness (two") else 1 for r in reasons if not r.startswith("It starts"))
+    return CERTAINTY[max(0, start - steps)], reasons
+
+
+# ------------------------------------------------------------------ claims
+
+
+def claim_status(statuses: list[str]) -> str:
+    testable = [s for s in statuses if s != NOT_TESTABLE]
+    if not testable:
+        return NOT_TESTABLE
+    if all(s == SUPPORTED for s in statuses):
+        return SUPPORTED
+    if all(s == CONTRADICTED for s in testable):
+        return CONTRADICTED
+    if all(s == DEPENDS for s in statuses):
+        return DEPENDS
+    return PARTLY
+
+
+def _claim_statuses(evidence: Evidence, claim_id: str, exclude: frozenset[str] = frozenset()) -> list[str]:
+    parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim_id]
+    return [test_part(evidence, part, exclude).status for _, part in parts.iterrows()]
+
+
+def part_sentence(part: pd.Series, verdict: PartVerdict, definitions: pd.DataFrame) -> str:
+    """One sentence a person would write about a part's verdict."""
+    deciding = [j for j in verdict.judged if j.tier == verdict.tier and j.decides]
+    lead = f"({part['part']}) {part['statement'].rstrip('.')}: {verdict.status}"
+    if verdict.status == NOT_TESTABLE:
+        return f"{lead}: {verdict.why}."
+    if part["test"] in DIRECTION_TESTS:
+        return f"{lead}: " + "; ".join(j.text for j in deciding) + "."
+    agree = [j.text for j in deciding if j.outcome in ("agrees", "consistent")]
+    differ = [j.text for j in deciding if j.outcome == "disagrees"]
+    against = f"the article's {verdict.cited}, read as {verdict.target}"
+    if verdict.status == SUPPORTED:
+        return f"{lead}: {_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}."
+    if verdict.status == CONTRADICTED:
+        return f"{lead}: {_join(differ)} {'falls' if len(differ) == 1 else 'fall'} outside {against}."
+    return f"{lead}: {_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}, but {_join(differ)} {'does' if len(differ) == 1 else 'do'} not."
+
+
+def _join(texts: list[str]) -> str:
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
 
 
 @dataclass(frozen=True)
-class Verdict:
-    holds: bool | None  # None: the evidence cannot decide
-    cited: str  # the article's figure, as text
-    best: str  # the best independent value, as text
-    reason: str  # one clause saying why, for the chapter's sentence
-    sources: tuple[str, ...]  # source_ids of the rows the verdict rests on
+class Ledger:
+    claims: pd.DataFrame  # one row per claim
+    parts: pd.DataFrame  # one row per claim part
+    figures: pd.DataFrame  # one row per figure shown for a part, with its directness and outcome
 
 
-def _number(value: float, unit_label: str) -> str:
-    text = f"{value:,.1f}".removesuffix(".0")
-    return f"{text}%" if unit_label == "%" else f"{text} {unit_label}"
+_CACHE: dict[int, tuple[Evidence, Ledger]] = {}
 
 
-def _rows(evidence: Evidence, series: str) -> pd.DataFrame:
-    return evidence.series_data(*series.split()) if series else evidence.observations.iloc[0:0]
-
-
-def _cited_row(evidence: Evidence, claim: pd.Series) -> pd.Series | None:
-    rows = analysis.cited(_rows(evidence, claim["cited_series"]))
-    rows = rows[rows["period"] == claim["cited_period"]]
-    return rows.iloc[0] if len(rows) else None
-
-
-def _nearest_independent(evidence: Evidence, claim: pd.Series, year: int) -> pd.DataFrame:
-    """Independent figures for the year nearest `year` (all of them, if several sources share it)."""
-    rows = analysis.independent(_rows(evidence, claim["evidence_series"]))
-    rows = rows[rows["year"].notna()]
-    if rows.empty:
-        return rows
-    distance = (rows["year"] - year).abs()
-    nearest = rows[distance == distance.min()]
-    return nearest[nearest["year"] == nearest["year"].max()]
-
-
-def _describe(rows: pd.DataFrame) -> str:
-    parts = [f"{r.publisher}, {r.period.lstrip('~')}" for r in rows.itertuples()]
-    return "; ".join(dict.fromkeys(parts))
-
-
-def within_points(evidence: Evidence, claim: pd.Series) -> Verdict:
-    cited = _cited_row(evidence, claim)
-    if cited is None:
-        return Verdict(None, "", "", "the article's figure is not in the data", ())
-    nearest = _nearest_independent(evidence, claim, int(cited["year"]))
-    cited_text = _number(cited["value"], cited["unit_label"])
-    if nearest.empty:
-        return Verdict(None, cited_text, "", "no independent figure is available", ())
-    best = float(nearest["value"].median())
-    gap, tolerance = abs(best - cited["value"]), float(claim["tolerance"])
-    best_text = f"{_number(best, cited['unit_label'])} ({_describe(nearest)})"
-    reason = (
-        f"the best independent figure, {best_text}, is {gap:.1f} points from the cited {cited_text}, "
-        f"{'within' if gap <= tolerance else 'beyond'} the tolerance of {tolerance:g} points"
-    )
-    return Verdict(gap <= tolerance, cited_text, best_text, reason, tuple(nearest["source_id"]))
-
-
-def at_least(evidence: Evidence, claim: pd.Series) -> Verdict:
-    cited = _cited_row(evidence, claim)
-    if cited is None:
-        return Verdict(None, "", "", "the article's figure is not in the data", ())
-    rows = analysis.independent(_rows(evidence, claim["evidence_series"]))
-    rows = rows[rows["year"] == cited["year"]]
-    cited_text = "at least " + _number(cited["value"], cited["unit_label"])
-    if rows.empty:
-        return Verdict(None, cited_text, "", "no independent figure exists for the cited year", ())
-    median = float(rows["value"].median())
-    holds = median >= cited["value"] - float(claim["tolerance"])
-    best_text = f"{_number(median, cited['unit_label'])} (median of {len(rows)} estimates for {int(cited['year'])})"
-    reason = (
-        f"the median independent estimate for {int(cited['year'])}, {_number(median, cited['unit_label'])}, "
-        f"{'reaches' if holds else 'falls short of'} the cited lower bound of "
-        f"{_number(cited['value'], cited['unit_label'])}"
-    )
-    return Verdict(holds, cited_text, best_text, reason, tuple(rows["source_id"]))
-
-
-def peaks_in(evidence: Evidence, claim: pd.Series) -> Verdict:
-    """Every series that covers the cited year and a later one reaches its highest value in the cited year."""
-    year = int(claim["cited_period"][:4])
-    judged, peaking, sources = [], [], []
-    for series_id in claim["evidence_series"].split():
-        rows = analysis.independent(evidence.series_data(series_id))
-        years = set(rows["year"].dropna().astype(int))
-        if year not in years or not any(y > year for y in years):
-            continue
-        by_year = rows.groupby("year")["value"].max()
-        judged.append(series_id)
-        sources += list(rows["source_id"])
-        if int(by_year.idxmax()) == year:
-            peaking.append(series_id)
-    if not judged:
-        return Verdict(None, f"peak in {year}", "", f"no series covers {year} and a later year", ())
-    best = f"{len(peaking)} of {len(judged)} series peak in {year}"
-    reason = f"{best} among the series that cover {year} and a later year"
-    return Verdict(len(peaking) == len(judged), f"peak in {year}", best, reason, tuple(dict.fromkeys(sources)))
-
-
-def rises(evidence: Evidence, claim: pd.Series) -> Verdict:
-    """Every evidence series with two or more years is higher at its latest year than at its earliest."""
-    judged, rising, sources, parts = 0, 0, [], []
-    for series_id in claim["evidence_series"].split():
-        rows = analysis.independent(evidence.series_data(series_id))
-        if rows["year"].nunique() < 2:
-            continue
-        c = analysis.change(rows)
-        judged += 1
-        rising += c.end_value > c.start_value
-        sources += list(rows["source_id"])
-        unit = rows["unit_label"].iloc[0]
-        parts.append(
-            f"{rows['label'].iloc[0]} {_number(c.start_value, unit)} ({c.start_period}) to "
-            f"{_number(c.end_value, unit)} ({c.end_period})"
-        )
-    cited = _cited_row(evidence, claim)
-    cited_text = _number(cited["value"], cited["unit_label"]) if cited is not None else ""
-    if not judged:
-        return Verdict(None, cited_text, "", "no independent series has two years to compare", ())
-    best = "; ".join(parts)
-    reason = f"{rising} of {judged} independent series rise: {best}"
-    return Verdict(rising == judged, cited_text, best, reason, tuple(dict.fromkeys(sources)))
-
-
-def larger_rise(evidence: Evidence, claim: pd.Series) -> Verdict:
-    first, second = claim["evidence_series"].split()
-    changes = {}
-    for series_id in (first, second):
-        rows = evidence.series_data(series_id)
-        rows = analysis.cited(rows) if len(analysis.cited(rows)) >= 2 else rows
-        if rows["year"].nunique() < 2:
-            return Verdict(None, "", "", f"series {series_id} has fewer than two years", ())
-        changes[series_id] = (analysis.point_change(rows), rows["label"].iloc[0], tuple(rows["source_id"]))
-    (a, label_a, src_a), (b, label_b, src_b) = changes[first], changes[second]
-    best = f"{label_a}: {a:+.0f} points; {label_b}: {b:+.0f} points"
-    verb = "exceeds" if a > b else "does not exceed"
-    reason = f"the rise in {label_a.lower()} ({a:+.0f} points) {verb} that in {label_b.lower()} ({b:+.0f} points)"
-    return Verdict(a > b, f"{label_a} rises most", best, reason, src_a + src_b)
-
-
-def no_rule(evidence: Evidence, claim: pd.Series) -> Verdict:
-    return Verdict(None, "qualitative", "", "no public figure can decide it", ())
-
-
-RULES = {
-    "within_points": within_points,
-    "at_least": at_least,
-    "peaks_in": peaks_in,
-    "rises": rises,
-    "larger_rise": larger_rise,
-    "none": no_rule,
-}
-
-
-def evaluate(evidence: Evidence) -> pd.DataFrame:
-    """One row per claim: the claim, the cited and best values, the status, the sources and a sentence."""
-    rows = []
-    sources = evidence.sources.set_index("source_id")
+def assess(evidence: Evidence) -> Ledger:
+    """The whole ledger: every claim, its parts, their figures, verdicts, certainty and sensitivity."""
+    cached = _CACHE.get(id(evidence))
+    if cached and cached[0] is evidence:
+        return cached[1]
+    definitions = evidence.definitions.set_index("definition_id")
+    claim_rows, part_rows, figure_rows = [], [], []
     for _, claim in evidence.claims.iterrows():
-        verdict = RULES[claim["rule"]](evidence, claim)
-        if verdict.holds is None:
-            status = NOT_TESTABLE
-        else:
-            status = claim["if_holds"] if verdict.holds else claim["if_fails"]
-        publishers = [sources.loc[s, "publisher"] for s in dict.fromkeys(verdict.sources)]
-        rows.append(
+        parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim["claim_id"]]
+        statuses, certainties, sentences, used, unconfirmed = [], [], [], [], set()
+        for _, part in parts.iterrows():
+            verdict = test_part(evidence, part)
+            deciding = [j for j in verdict.judged if j.tier == verdict.tier and j.decides]
+            rows = [r for j in deciding for r in j.rows]
+            doubtful = frozenset(r["source_id"] for r in rows if r["check"] == "not found" or r["caution"])
+            changes = bool(doubtful) and test_part(evidence, part, doubtful).status != verdict.status
+            level, reasons = certainty(verdict, part, changes)
+            unconfirmed |= {r["publisher"] for r in rows if r["check"] == "not found"}
+            sentence = part_sentence(part, verdict, definitions)
+            statuses.append(verdict.status)
+            certainties.append(level)
+            sentences.append(sentence)
+            used += [r["source_id"] for r in rows]
+            part_rows.append(
+                {
+                    "claim_id": claim["claim_id"],
+                    "part": part["part"],
+                    "statement": part["statement"],
+                    "test": part["test"],
+                    "cited": verdict.cited,
+                    "target": verdict.target,
+                    "status": verdict.status,
+                    "certainty": level or "",
+                    "tier": verdict.tier,
+                    "reasons": reasons,
+                    "sentence": sentence,
+                    "note": part["note"],
+                }
+            )
+            figure_rows += _figure_rows(evidence, claim["claim_id"], part, verdict)
+        status = claim_status(statuses)
+        testable = [c for c in certainties if c]
+        level = min(testable, key=CERTAINTY.index) if testable else ""
+        sensitivity = _sensitivity(evidence, claim["claim_id"], status, figure_rows)
+        sources = evidence.sources.set_index("source_id")
+        used = list(dict.fromkeys(used))
+        claim_rows.append(
             {
                 "claim_id": claim["claim_id"],
                 "statement": claim["statement"],
-                "cited": verdict.cited,
-                "best": verdict.best,
-                "status": status,
-                "sources": "; ".join(dict.fromkeys(publishers)),
-                "source_ids": list(dict.fromkeys(verdict.sources)),
                 "chapter": claim["chapter"],
-                "rule": claim["rule"],
-                "sentence": f"Claim {claim['claim_id']} is {status}: {verdict.reason}.",
+                "status": status,
+                "certainty": level,
+                "parts": len(statuses),
+                "part_statuses": "; ".join(f"{p}: {s}" for p, s in zip(parts["part"], statuses, strict=True)),
+                "why": " ".join(sentences),
+                "caveat": claim["note"],
+                "sensitivity": sensitivity,
+                "unconfirmed": sorted(unconfirmed),
+                "source_ids": used,
+                "sources": "; ".join(dict.fromkeys(sources.loc[s, "publisher"] for s in used)),
+                "sentence": _claim_sentence(claim["claim_id"], status, level, unconfirmed),
             }
         )
-    return pd.DataFrame(rows)
+    ledger = Ledger(pd.DataFrame(claim_rows), pd.DataFrame(part_rows), pd.DataFrame(figure_rows))
+    _CACHE.clear()
+    _CACHE[id(evidence)] = (evidence, ledger)
+    return ledger
+
+
+def _claim_sentence(claim_id: str, status: str, level: str, unconfirmed: set[str]) -> str:
+    text = f"Claim {claim_id} is {status}"
+    if level:
+        text += f", with {level} certainty"
+    if unconfirmed:
+        text += f"; part of the evidence ({', '.join(sorted(unconfirmed))}) could not be confirmed on a public page"
+    return text + "."
+
+
+def _figure_rows(evidence: Evidence, claim_id: str, part: pd.Series, verdict: PartVerdict) -> list[dict]:
+    """Every figure shown for a part: how directly it bears, whether it counted and how it compared."""
+    judged = {(r["source_id"], r["series_id"], r["period"]): j for j in verdict.judged for r in j.rows}
+    out = []
+    for f in part_figures(evidence, part):
+        j = judged.get((f["source_id"], f["series_id"], f["period"]))
+        out.append(
+            f
+            | {
+                "claim_id": claim_id,
+                "part": part["part"],
+                "outcome": j.outcome if j else ("context" if f["role"] == "context" else "not used"),
+                "decides": bool(j and j.decides and j.tier == verdict.tier),
+                "shown": value_text(f["value"], f["bound"], f["unit"], f.get("value_high")),
+            }
+        )
+    return out
+
+
+def _sensitivity(evidence: Evidence, claim_id: str, status: str, figure_rows: list[dict]) -> str:
+    """Which single source, if dropped, would change the claim's verdict."""
+    counted = [r for r in figure_rows if r["claim_id"] == claim_id and r["role"] == "evidence"]
+    changes = []
+    for source_id in dict.fromkeys(r["source_id"] for r in counted):
+        other = claim_status(_claim_statuses(evidence, claim_id, frozenset({source_id})))
+        if other != status:
+            publisher = next(r["publisher"] for r in counted if r["source_id"] == source_id)
+            changes.append(f"without {publisher} ({source_id}) it would be {other}")
+    return "; ".join(changes) if changes else "no single source changes the verdict"
+
+
+def evaluate(evidence: Evidence) -> pd.DataFrame:
+    """One row per claim: status, certainty, why, sensitivity, sources and a sentence."""
+    return assess(evidence).claims
 
 
 def summary(ledger: pd.DataFrame) -> str:
     counts = ledger["status"].value_counts()
-    order = ["supported", "partly supported", "contradicted", NOT_TESTABLE]
-    return ", ".join(f"{counts.get(s, 0)} {s}" for s in order)
+    return ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES)

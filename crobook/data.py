@@ -16,6 +16,7 @@ import pandera.pandas as pa
 from crobook.schema import TABLES, UNITS, Table
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+CHAPTERS_DIR = Path(__file__).resolve().parent.parent / "chapters"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,21 @@ class Evidence:
     def claims(self) -> pd.DataFrame:
         self._use("claims")
         return self.tables["claims"]
+
+    @property
+    def definitions(self) -> pd.DataFrame:
+        self._use("definitions")
+        return self.tables["definitions"]
+
+    @property
+    def claim_parts(self) -> pd.DataFrame:
+        self._use("claim_parts")
+        return self.tables["claim_parts"]
+
+    @property
+    def claim_evidence(self) -> pd.DataFrame:
+        self._use("claim_evidence")
+        return self.tables["claim_evidence"]
 
     @property
     def models(self) -> pd.DataFrame:
@@ -224,17 +240,16 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
     problems = []
     for table, frame in frames.items():
         problems += duplicate_problems(frame, TABLES[table], str(data_dir / TABLES[table].file))
-    problems += claim_problems(frames["claims"], set(series["series_id"]), str(data_dir / TABLES["claims"].file))
-    for row, source_id in frames["models"]["source_id"].items():
-        if source_id not in set(sources["source_id"]):
-            problems.append(
-                Problem(
-                    str(data_dir / TABLES["models"].file),
-                    int(row),
-                    "source_id",
-                    f'unknown source "{source_id}"; expected a source_id of sources.csv',
-                )
-            )
+    problems += claim_problems(frames, data_dir)
+    problems += reference_problems(
+        frames["models"], "source_id", set(sources["source_id"]), "sources", data_dir, "models"
+    )
+    problems += reference_problems(
+        frames["definitions"], "source_id", set(sources["source_id"]), "sources", data_dir, "definitions"
+    )
+    problems += reference_problems(
+        series, "definition_id", set(frames["definitions"]["definition_id"]), "definitions", data_dir, "series"
+    )
     for row, text in sources["published"].items():
         if not date_is_valid(text):
             problems.append(
@@ -266,11 +281,14 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
         bounds = period_bounds(r["period"])
         if bounds and bounds[0] > bounds[1]:
             problems.append(Problem(name, int(row), "period", f'span "{r["period"]}" ends before it starts'))
+        problems += bound_problems(r, int(row), name)
         value, kind = float(r["value"]), UNITS[units[r["series_id"]]][0]
         if kind == "share" and not 0 <= value <= 100:
             problems.append(
                 Problem(name, int(row), "value", f"expected a share between 0 and 100 (unit percent), got {r['value']}")
             )
+        elif kind == "factor" and value <= 0:
+            problems.append(Problem(name, int(row), "value", f"expected a growth factor above 0, got {r['value']}"))
         elif kind in ("money", "count") and value < 0:
             problems.append(
                 Problem(
@@ -283,37 +301,133 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
     return problems
 
 
-def claim_problems(claims: pd.DataFrame, known_series: set[str], name: str) -> list[Problem]:
+def reference_problems(
+    frame: pd.DataFrame, column: str, known: set[str], target: str, data_dir: Path, table: str
+) -> list[Problem]:
+    """Each filled cell of `column` names a key of the `target` table."""
+    name = str(data_dir / TABLES[table].file)
+    return [
+        Problem(
+            name,
+            int(row),
+            column,
+            f'unknown {column.removesuffix("_id")} "{value}"; expected a {column} of {TABLES[target].file}',
+        )
+        for row, value in frame[column].items()
+        if value and value not in known
+    ]
+
+
+def bound_problems(r: pd.Series, row: int, name: str) -> list[Problem]:
+    if r["bound"] == "between":
+        if not r["value_high"]:
+            return [Problem(name, row, "value_high", "expected the upper end of the range: bound is between")]
+        if float(r["value_high"]) < float(r["value"]):
+            return [
+                Problem(name, row, "value_high", f"expected at least the value {r['value']}, got {r['value_high']}")
+            ]
+    elif r["value_high"]:
+        return [Problem(name, row, "value_high", f'expected an empty cell: only bound "between" has an upper end')]
+    return []
+
+
+# What each test of a claim part needs filled in, besides the part's own columns.
+NEEDS = {
+    "level": ("cited_series", "cited_period", "tolerance"),
+    "growth": ("cited_series", "from_period", "cited_period", "tolerance"),
+    "peak": ("cited_period",),
+    "falls_after": ("cited_period",),
+    "rises": ("from_period", "cited_period"),
+    "none": (),
+}
+
+
+def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Problem]:
+    """Everything a claim, its parts and their evidence name must exist, so that a build cannot fail on it later."""
+    claims, parts, links = frames["claims"], frames["claim_parts"], frames["claim_evidence"]
+    known_series = set(frames["series"]["series_id"])
+    cited = frames["observations"].merge(frames["sources"], on="source_id")
+    cited = cited[cited["grade"].isin(("as-cited", "as-cited-approximate"))]
+    cited_keys = set(zip(cited["series_id"], cited["period"]))
+    claims_file, parts_file, links_file = (
+        str(data_dir / TABLES[t].file) for t in ("claims", "claim_parts", "claim_evidence")
+    )
     problems = []
+    with_parts = set(parts["claim_id"])
     for row, claim in claims.iterrows():
-        for column in ("cited_series", "evidence_series"):
-            for series_id in claim[column].split():
-                if series_id not in known_series:
-                    problems.append(
-                        Problem(
-                            name, int(row), column, f'unknown series "{series_id}"; expected a series_id of series.csv'
-                        )
-                    )
-        needs = {
-            "within_points": ("cited_series", "cited_period", "tolerance"),
-            "at_least": ("cited_series", "cited_period", "tolerance"),
-            "peaks_in": ("cited_period",),
-        }
-        for column in needs.get(claim["rule"], ()):
-            if not claim[column]:
-                problems.append(Problem(name, int(row), column, f"expected a value: rule {claim['rule']} needs it"))
-        if claim["rule"] != "none" and not claim["evidence_series"]:
-            problems.append(
-                Problem(name, int(row), "evidence_series", "expected at least one series to test the claim")
-            )
-        if claim["rule"] == "larger_rise" and len(claim["evidence_series"].split()) != 2:
+        if not (CHAPTERS_DIR / f"{claim['chapter']}.md").is_file():
             problems.append(
                 Problem(
-                    name,
+                    claims_file,
                     int(row),
-                    "evidence_series",
-                    "expected exactly two series: the one said to rise more, then the other",
+                    "chapter",
+                    f'no chapter "{claim["chapter"]}"; expected the name of a file in {CHAPTERS_DIR}',
                 )
+            )
+        if claim["claim_id"] not in with_parts:
+            problems.append(
+                Problem(
+                    claims_file,
+                    int(row),
+                    "claim_id",
+                    f"claim {claim['claim_id']} has no part; expected at least one row in claim_parts.csv",
+                )
+            )
+    problems += reference_problems(parts, "claim_id", set(claims["claim_id"]), "claims", data_dir, "claim_parts")
+    problems += reference_problems(parts, "cited_series", known_series, "series", data_dir, "claim_parts")
+    known_definitions = set(frames["definitions"]["definition_id"])
+    for row, part in parts.iterrows():
+        for definition in part["definitions"].split():
+            if definition not in known_definitions:
+                problems.append(
+                    Problem(
+                        parts_file,
+                        int(row),
+                        "definitions",
+                        f'unknown definition "{definition}"; expected a definition_id of definitions.csv',
+                    )
+                )
+        for column in NEEDS[part["test"]]:
+            if not part[column]:
+                problems.append(
+                    Problem(parts_file, int(row), column, f"expected a value: test {part['test']} needs it")
+                )
+        if part["cited_series"] in known_series and part["test"] in ("level", "growth"):
+            for column in ("from_period", "cited_period") if part["test"] == "growth" else ("cited_period",):
+                if part[column] and (part["cited_series"], part[column]) not in cited_keys:
+                    problems.append(
+                        Problem(
+                            parts_file,
+                            int(row),
+                            column,
+                            f'no figure of the article for series "{part["cited_series"]}" and period "{part[column]}"; '
+                            "expected a row of observations.csv from an as-cited source",
+                        )
+                    )
+    part_keys = set(zip(parts["claim_id"], parts["part"]))
+    for row, link in links.iterrows():
+        if (link["claim_id"], link["part"]) not in part_keys:
+            problems.append(
+                Problem(
+                    links_file,
+                    int(row),
+                    "part",
+                    f"no part {link['part']} of claim {link['claim_id']}; expected a row of claim_parts.csv",
+                )
+            )
+        for column in ("series_id", "with_series"):
+            if link[column] and link[column] not in known_series:
+                problems.append(
+                    Problem(
+                        links_file,
+                        int(row),
+                        column,
+                        f'unknown series "{link[column]}"; expected a series_id of series.csv',
+                    )
+                )
+        if bool(link["with_series"]) != bool(link["combine"]):
+            problems.append(
+                Problem(links_file, int(row), "combine", "expected with_series and combine both filled, or both empty")
             )
     return problems
 
@@ -375,7 +489,8 @@ def load(data_dir: Path | str | None = None, as_of: date | None = None) -> Evide
 def _typed(obs: pd.DataFrame, series: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     obs = obs.assign(
         value=obs["value"].astype(float),
-        approximate=obs["approximate"] == "true",
+        value_high=pd.to_numeric(obs["value_high"].replace("", None)),
+        approximate=obs["bound"] != "exact",
         forecast=obs["forecast"] == "true",
         row=obs.index,
     )

@@ -21,13 +21,23 @@ UNITS = {
     "percent": ("share", "%"),
     "usd_bn": ("money", "USD bn"),
     "count": ("count", "count"),
+    "points": ("change", "points"),
+    "percent_change": ("change", "% change"),
+    "factor": ("factor", "×"),
 }
+# How a figure relates to the source's words: "more than 50" is a lower bound, "almost two thirds" an upper one.
+BOUNDS = ("exact", "about", "more than", "less than", "between")
 GRADES = ("as-cited", "as-cited-approximate", "reported", "secondary", "official")
 CHECKS = ("confirmed", "not found", "not checked")
-CLAIMS = tuple(f"C{i}" for i in range(1, 10))
-RULES = ("within_points", "at_least", "peaks_in", "rises", "larger_rise", "none")
-STATUSES = ("supported", "partly supported", "contradicted", "not testable")
-SERIES_LIST = rf"{SNAKE}(?: {SNAKE})*"
+CLAIM = r"C[1-9][0-9]*"
+PART = r"[a-z]"
+# How a claim part is tested: a level (a value or bound in a period), a growth factor between two periods,
+# a peak in a period, a fall after it, a rise between two periods; `none` for what no figure can decide.
+TESTS = ("level", "growth", "peak", "falls_after", "rises", "none")
+ROLES = ("evidence", "context")
+COMBINE = ("plus", "ratio")
+SNAKE_LIST = rf"{SNAKE}(?: {SNAKE})*"
+SLUG_LIST = rf"{SLUG}(?: {SLUG})*"
 LEVELS = ("low", "medium", "high")
 BASES = ("article", "editorial")
 
@@ -80,6 +90,24 @@ TABLES = {
             "via": Field("Outlet that reported the figure (secondary sources)", "an outlet name", required=False),
             "check": Field("Result of checking the figure", "one of " + ", ".join(CHECKS), choices=CHECKS),
             "check_note": Field("What the check found", required=False),
+            "caution": Field(
+                "Why the page is doubtful (misquotes, inconsistent figures, the article's own publisher); empty if not",
+                required=False,
+            ),
+        },
+    ),
+    "definitions": Table(
+        file="definitions.csv",
+        key=("definition_id",),
+        fields={
+            "definition_id": Field("Short identifier of the definition", "a slug of a-z, 0-9 and hyphens", SLUG),
+            "publisher": Field("Whose definition it is", "the publisher's name"),
+            "term": Field("The publisher's word for the group", "a term such as emerging biopharma"),
+            "definition": Field("Who counts, in the publisher's terms", "a definition"),
+            "threshold": Field("The size line, if any", "a threshold or 'not stated'"),
+            "geography": Field("Where the definition applies", "a geography such as global or US"),
+            "source_id": Field("Source that states the definition", "a source_id of sources.csv", SLUG, required=False),
+            "note": Field("Anything needed to compare it with others", required=False),
         },
     ),
     "series": Table(
@@ -87,10 +115,19 @@ TABLES = {
         key=("series_id",),
         fields={
             "series_id": Field("Short identifier of the series", "a snake_case slug of a-z, 0-9 and _", SNAKE),
-            "claim": Field("Claim the series bears on", "one of C1 to C9", choices=CLAIMS),
+            "claim": Field("Claim the series bears on", "a claim id such as C1", CLAIM),
             "label": Field("Short name for legends and tables", "a short label"),
             "description": Field("What exactly is measured", "a description"),
             "unit": Field("Unit of the values", "one of " + ", ".join(UNITS), choices=tuple(UNITS)),
+            "measure": Field(
+                "What is counted (pipeline_molecules, trial_starts, novel_approvals, venture_dollars...)",
+                "a snake_case measure name",
+                SNAKE,
+            ),
+            "definition_id": Field(
+                "Who is counted: the definition of the group", "a definition_id of definitions.csv", SLUG
+            ),
+            "geography": Field("Where: global, US, US and Europe...", "a geography"),
         },
     ),
     "observations": Table(
@@ -107,7 +144,14 @@ TABLES = {
                 "The figure", "a plain number such as 12.5 (no %, no thousands separator, no words)", NUMBER
             ),
             "source_id": Field("Source of the figure", "a source_id of sources.csv", SLUG),
-            "approximate": Field("Whether the value is a reading of words", "true or false", choices=("true", "false")),
+            "bound": Field(
+                "What the source's words make of the value: exact, about, more than, less than, between",
+                "one of " + ", ".join(BOUNDS),
+                choices=BOUNDS,
+            ),
+            "value_high": Field(
+                "Upper end of a range (bound = between only)", "a plain number", NUMBER, required=False
+            ),
             "forecast": Field(
                 "Whether the value is a forecast (it may then refer to a period after the as-of date)",
                 "true or false",
@@ -120,24 +164,68 @@ TABLES = {
         file="claims.csv",
         key=("claim_id",),
         fields={
-            "claim_id": Field("Claim identifier", "one of C1 to C9", choices=CLAIMS),
+            "claim_id": Field("Claim identifier", "a claim id such as C1", CLAIM),
             "statement": Field("The claim, in short", "a statement"),
+            "chapter": Field("Chapter that discusses the claim", "a chapter name such as cro-market", SLUG),
+            "note": Field("What a reader must know to weigh the verdict", required=False),
+        },
+    ),
+    "claim_parts": Table(
+        file="claim_parts.csv",
+        key=("claim_id", "part"),
+        fields={
+            "claim_id": Field("Claim the part belongs to", "a claim_id of claims.csv", CLAIM),
+            "part": Field("Letter of the part", "one lower-case letter", PART),
+            "statement": Field("What this part asserts", "a statement"),
+            "test": Field("How the figures test it", "one of " + ", ".join(TESTS), choices=TESTS),
+            "measures": Field(
+                "Measures that are the claim's own (others are proxies)",
+                "measure names separated by spaces",
+                SNAKE_LIST,
+                required=False,
+            ),
+            "definitions": Field(
+                "Definitions that match the article's (others are indirect); empty when the article gives none",
+                "definition_ids separated by spaces",
+                SLUG_LIST,
+                required=False,
+            ),
+            "geography": Field("Geography the claim is about", "a geography such as global", required=False),
             "cited_series": Field(
                 "Series holding the article's figure", "a series_id of series.csv", SNAKE, required=False
             ),
-            "cited_period": Field("Period of the article's figure", "a period YYYY or YYYY-MM", PERIOD, required=False),
-            "evidence_series": Field(
-                "Series that test the claim",
-                "series_ids of series.csv separated by spaces",
-                SERIES_LIST,
+            "from_period": Field("Start of a growth or rise", "a period YYYY or YYYY-MM", PERIOD, required=False),
+            "cited_period": Field("Period the part is about", "a period YYYY or YYYY-MM", PERIOD, required=False),
+            "tolerance": Field(
+                "Allowed gap around the article's figure, in its unit", "a plain number", NUMBER, required=False
+            ),
+            "window": Field("Years either side of a period in which figures count", "a whole number", r"\d+"),
+            "note": Field("Why the test and tolerance fit the words", required=False),
+        },
+    ),
+    "claim_evidence": Table(
+        file="claim_evidence.csv",
+        key=("claim_id", "part", "series_id", "with_series"),
+        fields={
+            "claim_id": Field("Claim", "a claim_id of claims.csv", CLAIM),
+            "part": Field("Part of the claim", "a part of claim_parts.csv", PART),
+            "series_id": Field("Series whose figures bear on the part", "a series_id of series.csv", SNAKE),
+            "with_series": Field(
+                "Second series combined with the first (same source and period)",
+                "a series_id of series.csv",
+                SNAKE,
                 required=False,
             ),
-            "rule": Field("How the evidence decides the status", "one of " + ", ".join(RULES), choices=RULES),
-            "tolerance": Field("Allowed gap for the rule", "a plain number", NUMBER, required=False),
-            "if_holds": Field("Status when the rule holds", "one of " + ", ".join(STATUSES), choices=STATUSES),
-            "if_fails": Field("Status when it does not", "one of " + ", ".join(STATUSES), choices=STATUSES),
-            "chapter": Field("Chapter that discusses the claim", "a chapter name such as cro-market", SLUG),
-            "note": Field("Why the rule and tolerance fit the claim", required=False),
+            "combine": Field(
+                "How: plus (first + second) or ratio (100 × first / second)",
+                "one of plus, ratio",
+                choices=COMBINE,
+                required=False,
+            ),
+            "role": Field(
+                "evidence (counted) or context (shown, never counted)", "one of evidence, context", choices=ROLES
+            ),
+            "note": Field("Why the figures bear on the part, or why only as context", required=False),
         },
     ),
     "models": Table(
