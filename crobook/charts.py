@@ -288,3 +288,223 @@ def yearly_bars_chart(
         )
         .properties(width=WIDTH)
     )
+
+
+# Directness of a figure to a claim, and the source's grade: the two encodings of every evidence chart.
+DIRECTNESS_COLOURS = {"direct": "#0072B2", "indirect": "#E69F00", "proxy": "#CC79A7", "context": "#999999"}
+GRADE_SHAPES = {"official": "square", "reported": "circle", "secondary": "diamond"}
+
+
+def _evidence_tooltip() -> list:
+    return [
+        alt.Tooltip("row_label:N", title="Figure"),
+        alt.Tooltip("shown:N", title="Value"),
+        alt.Tooltip("label:N", title="Series"),
+        alt.Tooltip("measure_text:N", title="Measure"),
+        alt.Tooltip("term:N", title="Who is counted"),
+        alt.Tooltip("directness:N", title="Bears on the claim"),
+        alt.Tooltip("counted:N", title="Counted"),
+        alt.Tooltip("publisher:N", title="Publisher"),
+        alt.Tooltip("title:N", title="Title"),
+        alt.Tooltip("grade:N", title="Grade"),
+        alt.Tooltip("check:N", title="Checked against a public page"),
+        alt.Tooltip("link_note:N", title="Note"),
+    ]
+
+
+def _evidence_frame(figures: pd.DataFrame, terms: dict[str, str], unit: str) -> pd.DataFrame:
+    """One row per figure of a part in the part's unit, labelled with who, what and when."""
+    frame = figures[figures["unit"] == unit].copy() if unit else figures.copy()
+    frame["term"] = frame["definition_id"].map(terms).fillna("")
+    frame["measure_text"] = frame["measure"].str.replace("_", " ")
+    frame["row_label"] = [
+        f"{r.publisher}, {r.period.lstrip('~')}, {r.term}"
+        + (f" ({r.measure_text})" if r.directness in ("proxy", "context") else "")
+        for r in frame.itertuples()
+    ]
+    frame["counted"] = frame["decides"].map({True: "yes, it decides", False: "no"})
+    frame.loc[frame["directness"] == "context", "counted"] = "no: context only"
+    return frame
+
+
+def _part_scale(frame: pd.DataFrame, part: pd.Series) -> tuple[float, float]:
+    values = [*frame["value"], *frame["value_high"].dropna()]
+    values += [
+        v for v in (part["cited_value"], part["band_low"], part["band_high"]) if pd.notna(v) and abs(v) != float("inf")
+    ]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
+    return low - pad, high + pad
+
+
+def _forest(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
+    """A forest plot: one row per figure, bounds as arrows, the article's figure as a dashed line in its band."""
+    low, high = _part_scale(frame, part)
+    reach = (high - low) * 0.12
+    frame = frame.assign(
+        end=[
+            r.value + reach if r.bound == "more than" else r.value - reach if r.bound == "less than" else r.value_high
+            for r in frame.itertuples()
+        ],
+        arrow=frame["bound"].map({"more than": "triangle-right", "less than": "triangle-left"}),
+        opacity=frame["decides"].map({True: 1.0, False: 0.45}),
+    )
+    order = list(dict.fromkeys(frame["row_label"]))
+    x = alt.X(
+        "value:Q",
+        title=_axis_title(frame),
+        scale=alt.Scale(domain=[low, high], nice=False, zero=False),
+    )
+    y = alt.Y("row_label:N", title=None, sort=order, axis=alt.Axis(labelLimit=300))
+    colour = alt.Color(
+        "directness:N",
+        title="Bears on the claim",
+        scale=alt.Scale(domain=list(DIRECTNESS_COLOURS), range=list(DIRECTNESS_COLOURS.values())),
+    )
+    shape = alt.Shape(
+        "grade:N",
+        title="Grade of the source",
+        scale=alt.Scale(domain=list(GRADE_SHAPES), range=list(GRADE_SHAPES.values())),
+    )
+    layers = []
+    if pd.notna(part["band_low"]):
+        band = pd.DataFrame(
+            {
+                "from": [max(part["band_low"], low)],
+                "to": [min(part["band_high"], high)],
+                "band": [f"the article's figure, read as {part['target']}"],
+            }
+        )
+        layers.append(
+            alt.Chart(band)
+            .mark_rect(color="#bbbbbb", opacity=0.25)
+            .encode(
+                x=alt.X("from:Q", scale=alt.Scale(domain=[low, high])),
+                x2="to:Q",
+                tooltip=[alt.Tooltip("band:N", title="Band")],
+            )
+        )
+        cited = pd.DataFrame({"value": [part["cited_value"]], "text": [f"Article: {part['cited']}"]})
+        layers.append(alt.Chart(cited).mark_rule(strokeDash=[6, 4], color="#333333").encode(x="value:Q"))
+        layers.append(
+            alt.Chart(cited)
+            .mark_text(align="left", baseline="top", dx=3, y=2, fontSize=11, color="#333333")
+            .encode(x="value:Q", text="text:N")
+        )
+    base = alt.Chart(frame).encode(y=y, color=colour, tooltip=_evidence_tooltip())
+    ranged = frame["end"].notna()
+    if ranged.any():
+        layers.append(
+            alt.Chart(frame[ranged])
+            .mark_rule(strokeWidth=2)
+            .encode(x=x, x2="end:Q", y=y, color=colour, opacity=alt.Opacity("opacity:Q", legend=None, scale=None))
+        )
+    for arrow in ("triangle-right", "triangle-left"):
+        heads = frame[frame["arrow"] == arrow]
+        if len(heads):
+            layers.append(
+                alt.Chart(heads)
+                .mark_point(filled=True, size=70, shape=arrow)
+                .encode(x=alt.X("end:Q"), y=y, color=colour, opacity=alt.Opacity("opacity:Q", legend=None, scale=None))
+            )
+    layers.append(
+        base.mark_point(filled=True, size=90).encode(
+            x=x, shape=shape, opacity=alt.Opacity("opacity:Q", legend=None, scale=None)
+        )
+    )
+    return alt.layer(*layers, title=title).properties(width=WIDTH, height=max(40, 22 * len(order)))
+
+
+def _trends(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
+    """Direction parts: each estimator's own line over the years, the claim's year marked."""
+    frame = frame.assign(
+        estimator=frame["publisher"] + " (" + frame["label"] + ", " + frame["source_id"] + ")",
+        year=frame["period"].map(lambda p: float(p.lstrip("~")[:4]) if p[:1].isdigit() or p[:1] == "~" else None),
+        opacity=frame["decides"].map({True: 1.0, False: 0.45}),
+    )
+    colour = alt.Color(
+        "directness:N",
+        title="Bears on the claim",
+        scale=alt.Scale(domain=list(DIRECTNESS_COLOURS), range=list(DIRECTNESS_COLOURS.values())),
+    )
+    shape = alt.Shape(
+        "grade:N",
+        title="Grade of the source",
+        scale=alt.Scale(domain=list(GRADE_SHAPES), range=list(GRADE_SHAPES.values())),
+    )
+    base = alt.Chart(frame).encode(
+        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=_axis_title(frame), scale=alt.Scale(zero=True)),
+        color=colour,
+        detail="estimator:N",
+        tooltip=[
+            alt.Tooltip("estimator:N", title="Estimator"),
+            alt.Tooltip("period:N", title="Period"),
+            *_evidence_tooltip(),
+        ],
+    )
+    year = pd.DataFrame({"year": [float(part["cited_period"][:4])], "text": [f"Article: {part['cited_period'][:4]}"]})
+    rule = alt.Chart(year).mark_rule(strokeDash=[6, 4], color="#333333").encode(x="year:Q")
+    label = (
+        alt.Chart(year)
+        .mark_text(align="left", baseline="top", dx=3, y=2, fontSize=11)
+        .encode(x="year:Q", text="text:N")
+    )
+    lines = base.mark_line(strokeWidth=1.5, opacity=0.7)
+    points = base.mark_point(filled=True, size=60).encode(
+        shape=shape, opacity=alt.Opacity("opacity:Q", legend=None, scale=None)
+    )
+    return alt.layer(rule, label, lines, points, title=title).properties(width=WIDTH, height=HEIGHT - 60)
+
+
+def _axis_title(frame: pd.DataFrame) -> str:
+    """The unit, then every measure on the axis, so that two measures never pass for one."""
+    unit = UNITS_LABEL.get(frame["unit"].iloc[0], "") if len(frame) else ""
+    return f"{unit}: " + ", ".join(dict.fromkeys(frame["measure_text"])) if len(frame) else unit
+
+
+UNITS_LABEL = {
+    "percent": "%",
+    "usd_bn": "USD bn",
+    "count": "count",
+    "points": "points",
+    "percent_change": "% change",
+    "factor": "growth factor, ×",
+}
+
+
+def claim_chart(claim: pd.Series, parts: pd.DataFrame, figures: pd.DataFrame, terms: dict[str, str]):
+    """The evidence chart of a claim: for each part, every figure that bears on it, by directness and grade."""
+    panels, described = [], []
+    for part in parts.itertuples():
+        part = pd.Series(part._asdict())
+        rows = figures[figures["part"] == part["part"]]
+        title = f"({part['part']}) {part['statement'].rstrip('.')}: {part['status']}"
+        if rows.empty and pd.isna(part["band_low"]):
+            continue
+        if part["test"] in ("peak", "falls_after", "rises"):
+            frame = _evidence_frame(rows, terms, rows["unit"].mode().iloc[0])
+            panels.append(_trends(frame, part, title))
+        else:
+            frame = _evidence_frame(rows, terms, part["unit"] or (rows["unit"].mode().iloc[0] if len(rows) else ""))
+            if frame.empty and pd.isna(part["band_low"]):
+                continue
+            panels.append(_forest(frame, part, title))
+        described.append(
+            f"part {part['part']}, {part['status']}: "
+            + ("; ".join(f"{r.row_label} {r.shown} ({r.directness})" for r in frame.itertuples()) or "no figure")
+        )
+    heading = alt.TitleParams(
+        f"{claim['claim_id']}: {claim['statement']}",
+        subtitle=[f"Verdict: {claim['status']}" + (f", {claim['certainty']} certainty" if claim["certainty"] else "")],
+    )
+    description = f"Evidence chart for claim {claim['claim_id']}: " + " | ".join(described or ["no figure bears on it"])
+    if not panels:
+        empty = pd.DataFrame({"text": ["No figure bears on this claim."]})
+        return (
+            alt.Chart(empty, title=heading, description=description)
+            .mark_text(fontSize=13)
+            .encode(text="text:N")
+            .properties(width=WIDTH, height=40)
+        )
+    return alt.vconcat(*panels, title=heading, description=description).resolve_scale(x="independent", y="independent")

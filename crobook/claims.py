@@ -140,6 +140,7 @@ def _combined(a: pd.Series, b: pd.Series, combine: str, unit_a: str, unit_b: str
         "definition_id": base["definition_id"],
         "geography": base["geography"],
         "forecast": bool(a["forecast"] or b["forecast"]),
+        "unit_label": UNITS[unit][1],
         "label": f"{a['label']} {'+' if combine == 'plus' else '÷'} {b['label']}",
         "computed": text,
         "check": "not found" if "not found" in (a["check"], b["check"]) else a["check"],
@@ -227,6 +228,8 @@ class Judged:
     margin: float | None = None
     approximate: bool = False
     decides: bool = True  # False when a nearer figure of the same definition decides
+    value: float | None = None  # the figure as compared (a growth factor for growth tests)
+    bound: str = "exact"
 
 
 @dataclass
@@ -237,6 +240,9 @@ class PartVerdict:
     tier: str = ""
     judged: list[Judged] = field(default_factory=list)
     why: str = ""
+    band: tuple[float, float] | None = None  # the values that count as the article's figure
+    cited_value: float | None = None
+    unit: str = ""
 
 
 def _cited(evidence: Evidence, series_id: str, period: str) -> pd.Series:
@@ -257,20 +263,43 @@ def _describe(figure: dict, definitions: pd.DataFrame) -> str:
     return f"{possessive(who)} {shown} ({figure['period'].lstrip('~')}{extra})"
 
 
-def _level_targets(evidence: Evidence, part: pd.Series) -> tuple[str, str, tuple[float, float], bool]:
+@dataclass(frozen=True)
+class Target:
+    """The article's figure for a part and the values that count as it."""
+
+    cited: str
+    band_text: str
+    band: tuple[float, float]
+    value: float
+    unit: str
+    forecast: bool
+
+
+def _level_target(evidence: Evidence, part: pd.Series) -> Target:
     tolerance = float(part["tolerance"] or 0)
     if part["test"] == "growth":
         start = _cited(evidence, part["cited_series"], part["from_period"])
         end = _cited(evidence, part["cited_series"], part["cited_period"])
         factor = end["value"] / start["value"]
         bound = end["bound"] if start["bound"] == "exact" else "about"
-        cited = value_text(factor, bound, "factor")
-        return cited, _band_text(factor, bound, "factor", tolerance), interval(factor, bound, None, tolerance), False
+        return Target(
+            value_text(factor, bound, "factor"),
+            _band_text(factor, bound, "factor", tolerance),
+            interval(factor, bound, None, tolerance),
+            factor,
+            "factor",
+            False,
+        )
     row = _cited(evidence, part["cited_series"], part["cited_period"])
     high = row["value_high"] if pd.notna(row["value_high"]) else None
-    cited = value_text(row["value"], row["bound"], row["unit"], high)
-    band = interval(row["value"], row["bound"], high, tolerance)
-    return cited, _band_text(row["value"], row["bound"], row["unit"], tolerance, high), band, bool(row["forecast"])
+    return Target(
+        value_text(row["value"], row["bound"], row["unit"], high),
+        _band_text(row["value"], row["bound"], row["unit"], tolerance, high),
+        interval(row["value"], row["bound"], high, tolerance),
+        float(row["value"]),
+        row["unit"],
+        bool(row["forecast"]),
+    )
 
 
 def _band_text(value: float, bound: str, unit: str, tolerance: float, high: float | None = None) -> str:
@@ -311,6 +340,8 @@ def _judge_levels(evidence: Evidence, part: pd.Series, figures: list[dict], band
                 text,
                 margin,
                 any(r["bound"] != "exact" for r in rows),
+                value=figure["value"] if part["test"] == "level" else figure["factor"],
+                bound=figure["bound"] if part["test"] == "level" else figure["factor_bound"],
             )
         )
     return judged
@@ -334,7 +365,7 @@ def _growth_figures(part: pd.Series, figures: list[dict]) -> list[tuple]:
                 first, last = period_bounds(f["period"])
                 gap = max(abs(first - start_year), abs(last - end_year))
                 span = interval(f["value"], f["bound"], f.get("value_high"))
-                out.append((f | {"text": None}, gap, span, [f]))
+                out.append((f | {"text": None, "factor": f["value"], "factor_bound": f["bound"]}, gap, span, [f]))
             continue
         near_start = min(records, key=lambda f: distance(f["period"], start_year))
         near_end = min(records, key=lambda f: distance(f["period"], end_year))
@@ -347,7 +378,13 @@ def _growth_figures(part: pd.Series, figures: list[dict]) -> list[tuple]:
             f"{possessive(near_start['publisher'])} {value_text(factor, bound, 'factor')} "
             f"({near_start['period'].lstrip('~')} to {near_end['period'].lstrip('~')})"
         )
-        out.append((near_end | {"text": text}, gap, interval(factor, bound), [near_start, near_end]))
+        figure = near_end | {
+            "text": text,
+            "factor": factor,
+            "factor_bound": bound,
+            "period": (f"{near_start['period'].lstrip('~')}-{near_end['period'].lstrip('~')}"),
+        }
+        out.append((figure, gap, interval(factor, bound), [near_start, near_end]))
     return out
 
 
@@ -444,20 +481,29 @@ def test_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = fro
         return PartVerdict(NOT_TESTABLE, why="no public figure can decide it")
     figures = part_figures(evidence, part, exclude)
     if part["test"] in DIRECTION_TESTS:
-        cited = target = ""
+        target = None
         judged = _judge_directions(evidence, part, figures)
     else:
-        cited, target, band, forecast = _level_targets(evidence, part)
-        judged = _judge_levels(evidence, part, figures, band, forecast)
+        target = _level_target(evidence, part)
+        judged = _judge_levels(evidence, part, figures, target.band, target.forecast)
     _nearest(judged)
+    found = {"cited": "", "target": ""}
+    if target:
+        found = {
+            "cited": target.cited,
+            "target": target.band_text,
+            "band": target.band,
+            "cited_value": target.value,
+            "unit": target.unit,
+        }
     for tier in ("direct", "indirect"):
         deciding = [j for j in judged if j.tier == tier and j.decides]
         if deciding:
-            return PartVerdict(_status(deciding), cited, target, tier, judged)
+            return PartVerdict(_status(deciding), tier=tier, judged=judged, **found)
     proxies = [j for j in judged if j.tier == "proxy" and j.decides]
     if part["test"] in DIRECTION_TESTS and any(j.outcome == "agrees" for j in proxies):
-        return PartVerdict(PARTLY, cited, target, "proxy", judged)
-    return PartVerdict(NOT_TESTABLE, cited, target, "", judged, why=_untested(evidence, figures, judged))
+        return PartVerdict(PARTLY, tier="proxy", judged=judged, **found)
+    return PartVerdict(NOT_TESTABLE, judged=judged, why=_untested(evidence, figures, judged), **found)
 
 
 def _untested(evidence: Evidence, figures: list[dict], judged: list[Judged]) -> str:
@@ -610,6 +656,11 @@ def assess(evidence: Evidence) -> Ledger:
                     "test": part["test"],
                     "cited": verdict.cited,
                     "target": verdict.target,
+                    "band_low": verdict.band[0] if verdict.band else None,
+                    "band_high": verdict.band[1] if verdict.band else None,
+                    "cited_value": verdict.cited_value,
+                    "unit": verdict.unit,
+                    "cited_period": part["cited_period"],
                     "status": verdict.status,
                     "certainty": level or "",
                     "tier": verdict.tier,
@@ -650,7 +701,7 @@ def assess(evidence: Evidence) -> Ledger:
 
 
 def _claim_sentence(claim_id: str, status: str, level: str, unconfirmed: set[str]) -> str:
-    text = f"Claim {claim_id} is {status}"
+    text = f"Claim {claim_id} {'' if status == DEPENDS else 'is '}{status}"
     if level:
         text += f", with {level} certainty"
     if unconfirmed:
@@ -660,15 +711,35 @@ def _claim_sentence(claim_id: str, status: str, level: str, unconfirmed: set[str
 
 def _figure_rows(evidence: Evidence, claim_id: str, part: pd.Series, verdict: PartVerdict) -> list[dict]:
     """Every figure shown for a part: how directly it bears, whether it counted and how it compared."""
+    base = {"claim_id": claim_id, "part": part["part"]}
+    if part["test"] == "growth":
+        out = []
+        for j in verdict.judged:
+            first = j.rows[-1]
+            out.append(
+                first
+                | base
+                | {
+                    "label": j.text,
+                    "value": j.value,
+                    "bound": j.bound,
+                    "unit": "factor",
+                    "value_high": None,
+                    "directness": j.tier,
+                    "outcome": j.outcome,
+                    "decides": j.decides and j.tier == verdict.tier,
+                    "shown": value_text(j.value, j.bound, "factor"),
+                }
+            )
+        return out
     judged = {(r["source_id"], r["series_id"], r["period"]): j for j in verdict.judged for r in j.rows}
     out = []
     for f in part_figures(evidence, part):
         j = judged.get((f["source_id"], f["series_id"], f["period"]))
         out.append(
             f
+            | base
             | {
-                "claim_id": claim_id,
-                "part": part["part"],
                 "outcome": j.outcome if j else ("context" if f["role"] == "context" else "not used"),
                 "decides": bool(j and j.decides and j.tier == verdict.tier),
                 "shown": value_text(f["value"], f["bound"], f["unit"], f.get("value_high")),

@@ -43,8 +43,10 @@ def write_view(name: str, kind: str, title: str, shown: pd.DataFrame, sources: l
     return path
 
 
-def figure(name: str, chart: alt.TopLevelMixin) -> None:
+def figure(name: str, chart: alt.TopLevelMixin, evidence=None) -> None:
     """Glue a chart as `name`, its source line as `name_source`, and write `views/<name>.csv` of its data.
+
+    With `evidence`, also glue `name_definitions`: the definition of every group the chart shows.
 
     The figure's caption links the CSV: {download}`Data of this chart (CSV) <views/NAME.csv>`.
     """
@@ -56,13 +58,71 @@ def figure(name: str, chart: alt.TopLevelMixin) -> None:
     write_view(name, "figure", title, shown, list(sourced.get("source_id", [])))
     _glue(name, chart, display=False)
     _glue(f"{name}_source", source_line(sourced), display=False)
+    if evidence is not None:
+        ids = shown["definition_id"].dropna() if "definition_id" in shown else []
+        _glue(f"{name}_definitions", definitions_line(evidence, ids), display=False)
 
 
 def claim(evidence, claim_id: str) -> dict:
-    """Evaluate one claim of the ledger and glue its sentence as `claim-<id>` and status as `claim-<id>-status`."""
-    from crobook.claims import evaluate
+    """Glue a claim's verdict for the prose: `claim-<id>` (the verdict and the reason for each part),
+    `claim-<id>-status` and `claim-<id>-certainty`. Returns the ledger row."""
+    from crobook.claims import assess
 
-    row = evaluate(evidence).set_index("claim_id").loc[claim_id]
-    _glue(f"claim-{claim_id}", row["sentence"], display=False)
+    row = assess(evidence).claims.set_index("claim_id").loc[claim_id]
+    _glue(f"claim-{claim_id}", f"{row['sentence']} {row['why']}", display=False)
     _glue(f"claim-{claim_id}-status", row["status"], display=False)
-    return row.to_dict()
+    _glue(f"claim-{claim_id}-certainty", row["certainty"] or "no", display=False)
+    return row.to_dict() | {"claim_id": claim_id}
+
+
+def claim_figure(evidence, claim_id: str, name: str) -> None:
+    """Glue the evidence chart of a claim as `name` (see `figure`), with its definitions line."""
+    from crobook.charts import claim_chart
+    from crobook.claims import assess
+
+    ledger = assess(evidence)
+    row = ledger.claims.set_index("claim_id").loc[claim_id].copy()
+    row["claim_id"] = claim_id
+    terms = dict(zip(evidence.definitions["definition_id"], evidence.definitions["term"], strict=True))
+    parts = ledger.parts[ledger.parts["claim_id"] == claim_id]
+    figures = ledger.figures[ledger.figures["claim_id"] == claim_id] if len(ledger.figures) else ledger.figures
+    figure(name, claim_chart(row, parts, figures, terms), evidence)
+
+
+def claim_table(evidence, claim_id: str, name: str):
+    """The parts of a claim as a table: the article's figure, how it is read, the verdict, its certainty and why."""
+    from crobook import tables
+    from crobook.claims import assess
+
+    ledger = assess(evidence)
+    parts = ledger.parts[ledger.parts["claim_id"] == claim_id]
+    shown = pd.DataFrame(
+        {
+            "Part": parts["part"],
+            "What it asserts": parts["statement"],
+            "Article": parts["cited"].replace("", "none"),
+            "Counts as the article's figure": parts["target"].replace("", "a direction, not a value"),
+            "Verdict": parts["status"],
+            "Certainty": parts["certainty"].replace("", "none"),
+            "Why": [
+                " ".join(r) if r else "nothing lowers it" if c else ""
+                for r, c in zip(parts["reasons"], parts["certainty"], strict=True)
+            ],
+        }
+    )
+    figures = ledger.figures
+    used = evidence.observations[
+        evidence.observations["source_id"].isin(figures.loc[figures["claim_id"] == claim_id, "source_id"])
+    ]
+    return tables.table(shown, name, f"Claim {claim_id}, part by part", used)
+
+
+def definitions_line(evidence, definition_ids) -> str:
+    """'Who is counted: ...' for every definition a view draws on, so a chart never mixes them unnamed."""
+    table = evidence.definitions.set_index("definition_id")
+    parts = [
+        f"{table.loc[d, 'publisher']}, {table.loc[d, 'term']}: {table.loc[d, 'threshold']}"
+        for d in dict.fromkeys(definition_ids)
+        if d in table.index
+    ]
+    return ("Who is counted: " + "; ".join(parts) + ".") if parts else ""
