@@ -29,7 +29,7 @@ import yaml
 from crobook import __version__, site
 from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
 from crobook.charts import write_vega_bundle
-from crobook.claims import evaluate, summary
+from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import RECORD_ENV, Evidence, load
 from crobook.errors import BuildError
 from crobook.params import declared, load_params
@@ -270,12 +270,15 @@ def manifest(edition: Edition, evidence: Evidence, params: dict, ledger, previou
         "parameters": params,
         "data": data_digests(evidence.data_dir),
         "claims": dict(zip(ledger["claim_id"], ledger["status"], strict=True)),
+        "certainty": dict(zip(ledger["claim_id"], ledger["certainty"], strict=True)),
         "packages": site.package_versions(),
     }
 
 
-def assemble(work: Path, data_dir: Path, params_file: Path, record: dict) -> Path:
-    """The edition folder: website, PDF, manifest, and a copy of the data and parameters it was built from."""
+def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) -> Path:
+    """The edition folder: website, PDF, manifest, the claims ledger (CSV and JSON), and a copy of the data and
+    parameters it was built from."""
+    data_dir = evidence.data_dir
     edition_dir = work / "edition"
     shutil.copytree(work / "html" / "html", edition_dir / "html")
     shutil.copy(work / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
@@ -284,6 +287,10 @@ def assemble(work: Path, data_dir: Path, params_file: Path, record: dict) -> Pat
         shutil.copy(data_dir / table.file, edition_dir / "data" / table.file)
     shutil.copy(params_file, edition_dir / "data" / "params.yaml")
     (edition_dir / "manifest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    ledger = assess(evidence)
+    ledger_table(ledger).to_csv(edition_dir / "ledger.csv", index=False, lineterminator="\n")
+    text = json.dumps(ledger_json(ledger) | {"edition": record["edition"]}, indent=1, ensure_ascii=False)
+    (edition_dir / "ledger.json").write_text(text + "\n", encoding="utf-8")
     return edition_dir
 
 
@@ -305,10 +312,10 @@ def build(
     evidence = load(data_dir, as_of=checked.as_of)
     params = checked.chapters
     edition = Edition(name=name, fingerprint=fingerprint(evidence, checked.as_dict()), as_of=checked.as_of)
-    ledger = evaluate(evidence)
+    ledger = assess(evidence).claims
     step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
     for row in ledger.itertuples():
-        log(f"  {row.claim_id}: {row.status}")
+        log(f"  {row.claim_id}: {row.status}" + (f" ({row.certainty} certainty)" if row.certainty else ""))
     log(f"  claims: {summary(ledger)}")
     previous = site.previous(site_dir, name)
     existing = site_dir / name / "manifest.json"
@@ -373,7 +380,7 @@ def _build_in(
             job.result()
     t = step("website and PDF", t)
     log("4/5 assembling the edition")
-    edition_dir = assemble(work, evidence.data_dir, params_file, record)
+    edition_dir = assemble(work, evidence, params_file, record)
     t = step("assembled", t)
     log("5/5 publishing")
     target = site.publish(edition_dir, site_dir, edition.name)

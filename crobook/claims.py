@@ -412,7 +412,7 @@ def _judge_directions(evidence: Evidence, part: pd.Series, figures: list[dict]) 
                 continue
             a, b = by_year[years[0]], by_year[years[-1]]
             outcome = "agrees" if b["value"] > a["value"] else "disagrees"
-            text = f"{label}: {value_text(a['value'], a['bound'], unit)} in {years[0]} to {value_text(b['value'], b['bound'], unit)} in {years[-1]}"
+            text = f"{label}: {_shown(a, unit)} in {years[0]} to {_shown(b, unit)} in {years[-1]}"
             judged.append(_direction(first, outcome, [a, b], text))
             continue
         if year not in by_year:
@@ -429,7 +429,7 @@ def _judge_directions(evidence: Evidence, part: pd.Series, figures: list[dict]) 
             text = (
                 f"{label}: highest in {year} ({value_text(top['value'], top['bound'], unit)})"
                 if outcome == "agrees"
-                else f"{label}: higher in {year_of(highest['period'])} ({value_text(highest['value'], highest['bound'], unit)})"
+                else f"{label}: higher in {year_of(highest['period'])} ({_shown(highest, unit)})"
             )
         else:
             text = f"{label}: {value_text(top['value'], top['bound'], unit)} in {year}, then " + ", ".join(
@@ -437,6 +437,10 @@ def _judge_directions(evidence: Evidence, part: pd.Series, figures: list[dict]) 
             )
         judged.append(_direction(first, outcome, [top, *others], text))
     return judged
+
+
+def _shown(row: dict, unit: str) -> str:
+    return value_text(row["value"], row["bound"], unit)
 
 
 def _direction(first: dict, outcome: str, rows: list[dict], text: str) -> Judged:
@@ -538,7 +542,8 @@ def certainty(verdict: PartVerdict, part: pd.Series, doubtful_changes: bool) -> 
     doubtful = sorted({r["publisher"] for r in rows if r["check"] == "not found" or r["caution"]})
     if doubtful and doubtful_changes:
         reasons.append(
-            f"Risk of bias: the verdict rests on figures that are unconfirmed or from a doubtful page ({', '.join(doubtful)})."
+            "Risk of bias: the verdict rests on figures that are unconfirmed or from a doubtful page "
+            f"({', '.join(doubtful)})."
         )
     if verdict.tier == "proxy":
         reasons.append("Indirectness (two steps): only related measures bear on it, and they show direction only.")
@@ -608,7 +613,8 @@ def part_sentence(part: pd.Series, verdict: PartVerdict, definitions: pd.DataFra
         return f"{lead}: {_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}."
     if verdict.status == CONTRADICTED:
         return f"{lead}: {_join(differ)} {'falls' if len(differ) == 1 else 'fall'} outside {against}."
-    return f"{lead}: {_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}, but {_join(differ)} {'does' if len(differ) == 1 else 'do'} not."
+    but = f"{_join(differ)} {'does' if len(differ) == 1 else 'do'} not"
+    return f"{lead}: {_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}, but {but}."
 
 
 def _join(texts: list[str]) -> str:
@@ -768,3 +774,141 @@ def evaluate(evidence: Evidence) -> pd.DataFrame:
 def summary(ledger: pd.DataFrame) -> str:
     counts = ledger["status"].value_counts()
     return ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES)
+
+
+# ------------------------------------------------------------------ the ledger for machines
+
+# schema.org ratings: 5 true ... 1 false; an untestable claim gets its name only.
+RATING = {SUPPORTED: 5, PARTLY: 3, DEPENDS: 3, CONTRADICTED: 1}
+
+
+def ledger_table(ledger: Ledger) -> pd.DataFrame:
+    """The ledger as one flat table, one row per claim part, with its claim's verdict beside it."""
+    claims = ledger.claims.set_index("claim_id")
+    rows = []
+    for part in ledger.parts.itertuples():
+        claim = claims.loc[part.claim_id]
+        rows.append(
+            {
+                "claim_id": part.claim_id,
+                "claim": claim["statement"],
+                "claim_status": claim["status"],
+                "claim_certainty": claim["certainty"],
+                "part": part.part,
+                "part_statement": part.statement,
+                "test": part.test,
+                "article": part.cited,
+                "counts_as_article": part.target,
+                "status": part.status,
+                "certainty": part.certainty,
+                "evidence_tier": part.tier,
+                "why": part.sentence,
+                "certainty_reasons": " ".join(part.reasons),
+                "sensitivity": claim["sensitivity"],
+                "sources": claim["sources"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ledger_json(ledger: Ledger) -> dict:
+    """The ledger as nested data: claims, their parts, and every figure with how it bore on the part."""
+    keep = [
+        "series_id",
+        "source_id",
+        "publisher",
+        "period",
+        "value",
+        "value_high",
+        "bound",
+        "unit",
+        "measure",
+        "definition_id",
+        "directness",
+        "outcome",
+        "decides",
+        "grade",
+        "check",
+    ]
+    claims = []
+    for claim in ledger.claims.to_dict("records"):
+        parts = []
+        for part in ledger.parts[ledger.parts["claim_id"] == claim["claim_id"]].to_dict("records"):
+            figures = ledger.figures
+            figures = (
+                figures[(figures["claim_id"] == claim["claim_id"]) & (figures["part"] == part["part"])]
+                if len(figures)
+                else figures
+            )
+            parts.append(
+                {
+                    k: part[k]
+                    for k in (
+                        "part",
+                        "statement",
+                        "test",
+                        "cited",
+                        "target",
+                        "status",
+                        "certainty",
+                        "tier",
+                        "sentence",
+                        "reasons",
+                    )
+                }
+                | {"figures": [{k: _plain(f.get(k)) for k in keep} for f in figures.to_dict("records")]}
+            )
+        claims.append(
+            {
+                k: claim[k]
+                for k in (
+                    "claim_id",
+                    "statement",
+                    "chapter",
+                    "status",
+                    "certainty",
+                    "caveat",
+                    "sensitivity",
+                    "unconfirmed",
+                    "source_ids",
+                )
+            }
+            | {"sentence": claim["sentence"], "parts": parts}
+        )
+    return {"statuses": list(STATUSES), "certainty_levels": list(reversed(CERTAINTY)), "claims": claims}
+
+
+def _plain(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def claim_reviews(ledger: Ledger, article: pd.Series, author: str, url: str = "", date: str = "") -> list[dict]:
+    """One schema.org ClaimReview per claim, for fact-check indexes."""
+    reviews = []
+    for claim in ledger.claims.itertuples():
+        rating = {"@type": "Rating", "alternateName": claim.status, "bestRating": 5, "worstRating": 1}
+        if claim.status in RATING:
+            rating["ratingValue"] = RATING[claim.status]
+        review = {
+            "@context": "https://schema.org",
+            "@type": "ClaimReview",
+            "claimReviewed": claim.statement,
+            "itemReviewed": {
+                "@type": "Claim",
+                "author": {"@type": "Organization", "name": article["publisher"]},
+                "datePublished": article["published"].lstrip("~"),
+                "appearance": {"@type": "CreativeWork", "headline": article["title"]}
+                | ({"url": article["url"]} if article["url"] else {}),
+            },
+            "reviewRating": rating,
+            "author": {"@type": "Organization", "name": author},
+            "reviewBody": f"{claim.sentence} {claim.why}",
+        }
+        if url:
+            review["url"] = f"{url}#claim-{claim.claim_id.lower()}"
+        if date:
+            review["datePublished"] = date
+        reviews.append(review)
+    return reviews

@@ -327,7 +327,7 @@ def bound_problems(r: pd.Series, row: int, name: str) -> list[Problem]:
                 Problem(name, row, "value_high", f"expected at least the value {r['value']}, got {r['value_high']}")
             ]
     elif r["value_high"]:
-        return [Problem(name, row, "value_high", f'expected an empty cell: only bound "between" has an upper end')]
+        return [Problem(name, row, "value_high", 'expected an empty cell: only bound "between" has an upper end')]
     return []
 
 
@@ -400,8 +400,8 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
                             parts_file,
                             int(row),
                             column,
-                            f'no figure of the article for series "{part["cited_series"]}" and period "{part[column]}"; '
-                            "expected a row of observations.csv from an as-cited source",
+                            f'no figure of the article for series "{part["cited_series"]}" and period '
+                            f'"{part[column]}"; expected a row of observations.csv from an as-cited source',
                         )
                     )
     part_keys = set(zip(parts["claim_id"], parts["part"]))

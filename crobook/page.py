@@ -126,3 +126,57 @@ def definitions_line(evidence, definition_ids) -> str:
         if d in table.index
     ]
     return ("Who is counted: " + "; ".join(parts) + ".") if parts else ""
+
+
+def load(data_dir: str = ""):
+    """The chapters' one way in: the validated data folder (the book's own when empty)."""
+    from crobook.data import load as load_data
+
+    return load_data(data_dir or None)
+
+
+def claim_sections(evidence, ledger) -> str:
+    """MyST for every claim of the ledger: an anchor, its verdict and reasons, and its evidence figure.
+
+    Generated from data, so a claim added to data/ gets its section and figure with no code change."""
+    from crobook.tables import escape
+
+    blocks = []
+    parts = ledger.parts
+    for claim in ledger.claims.itertuples():
+        key = claim.claim_id.lower()
+        name = f"fig-findings-{key}"
+        claim_figure(evidence, claim.claim_id, name)
+        reasons = [
+            f"- ({p.part}) {escape(p.status)}"
+            + (
+                f", {escape(p.certainty)} certainty: " + escape(" ".join(p.reasons) or "nothing lowers it.")
+                if p.certainty
+                else ""
+            )
+            for p in parts[parts["claim_id"] == claim.claim_id].itertuples()
+        ]
+        blocks += [
+            f"(claim-{key})=",
+            f"**{escape(claim.claim_id)}: {escape(claim.statement)}** {escape(claim.sentence)} {escape(claim.why)}",
+            "",
+            *reasons,
+            "",
+            f"What would change it: {escape(claim.sensitivity)}. {escape(claim.caveat)} "
+            f"The chapter {{doc}}`{claim.chapter}` sets out the evidence.",
+            "",
+            f":::{{glue:figure}} {name}",
+            f":name: {name}",
+            "",
+            f"Evidence for claim {escape(claim.claim_id)}. {{glue:text}}`{name}_definitions` "
+            f"{{glue:text}}`{name}_source` {{download}}`Data of this chart (CSV) <views/{name}.csv>`",
+            ":::",
+            "",
+        ]
+    return "\n".join(blocks)
+
+
+def json_ld(items: list[dict]) -> str:
+    """MyST for JSON-LD in the web page's HTML (the PDF leaves it out)."""
+    text = json.dumps(items, ensure_ascii=False, indent=1).replace("</", "<\\/")
+    return "\n".join([":::{raw} html", '<script type="application/ld+json">', text, "</script>", ":::"])
