@@ -912,3 +912,11 @@ def claim_reviews(ledger: Ledger, article: pd.Series, author: str, url: str = ""
             review["datePublished"] = date
         reviews.append(review)
     return reviews
+
+
+def markdown_summary(ledger: Ledger) -> str:
+    """The ledger as the Markdown table the README shows (kept in step by `crobook ledger --readme`)."""
+    lines = ["| claim | verdict | certainty | parts |", "|---|---|---|---|"]
+    for c in ledger.claims.itertuples():
+        lines.append(f"| {c.claim_id} | {c.status} | {c.certainty or 'none'} | {c.part_statuses} |")
+    return "\n".join(lines)

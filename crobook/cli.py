@@ -22,6 +22,21 @@ def validate_data(data_dir: Path | None, params_file: Path | None):
     return load(data_dir, as_of=checked.as_of)
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+MARKERS = ("<!-- ledger: start (crobook ledger --readme) -->", "<!-- ledger: end -->")
+
+
+def ledger_table(data_dir: Path | None, write_readme: bool) -> str:
+    from crobook.claims import assess, markdown_summary
+
+    table = markdown_summary(assess(load(data_dir)))
+    if write_readme:
+        text = README.read_text(encoding="utf-8")
+        start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
+        README.write_text(text[:start] + "\n" + table + "\n" + text[end:], encoding="utf-8")
+    return table
+
+
 def diff_editions(old: str, new: str, site_dir: Path | None) -> str:
     from crobook.build import DEFAULT_SITE
     from crobook.diff import compare, read_manifest, report
@@ -48,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--site", type=Path, default=None, help="site folder (default: _build/site/)")
     build.add_argument("--edition", default=None, help="edition name (default: the book version)")
     build.add_argument("--force", action="store_true", help="re-run every chapter and rebuild even if up to date")
+    ledger = commands.add_parser("ledger", help="print the claims ledger as a Markdown table")
+    ledger.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
+    ledger.add_argument("--readme", action="store_true", help="write the table into README.md between its markers")
     diff = commands.add_parser("diff", help="what changed between two editions of a site")
     diff.add_argument("old", help="the earlier edition")
     diff.add_argument("new", help="the later edition")
@@ -61,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{evidence.data_dir}: valid ({len(evidence.sources)} sources, {len(evidence.series)} series, "
                 f"{len(evidence.observations)} observations)"
             )
+        elif args.command == "ledger":
+            print(ledger_table(args.data, args.readme))
         elif args.command == "diff":
             print(diff_editions(args.old, args.new, args.site))
         else:

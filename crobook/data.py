@@ -346,8 +346,9 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
     """Everything a claim, its parts and their evidence name must exist, so that a build cannot fail on it later."""
     claims, parts, links = frames["claims"], frames["claim_parts"], frames["claim_evidence"]
     known_series = set(frames["series"]["series_id"])
-    cited = frames["observations"].merge(frames["sources"], on="source_id")
-    cited = cited[cited["grade"].isin(("as-cited", "as-cited-approximate"))]
+    # A row whose source is unknown is reported once, as such, not again as a missing figure of the article.
+    cited = frames["observations"].merge(frames["sources"], on="source_id", how="left")
+    cited = cited[cited["grade"].isin(("as-cited", "as-cited-approximate")) | cited["grade"].isna()]
     cited_keys = set(zip(cited["series_id"], cited["period"]))
     claims_file, parts_file, links_file = (
         str(data_dir / TABLES[t].file) for t in ("claims", "claim_parts", "claim_evidence")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crobook.data import DataError, load
+from crobook.data import DEFAULT_DATA_DIR, DataError, load
 
 
 def problems(data_dir: Path) -> list[str]:
@@ -32,6 +32,7 @@ def test_shipped_data_is_valid():
 def test_every_source_is_used_and_every_series_has_data():
     evidence = load()
     used = set(evidence.observations["source_id"]) | set(evidence.models["source_id"])
+    used |= set(evidence.definitions["source_id"]) - {""}
     assert set(evidence.sources["source_id"]) == used
     assert set(evidence.series["series_id"]) == set(evidence.observations["series_id"])
 
@@ -40,7 +41,7 @@ def test_shares_are_within_0_100_and_amounts_not_negative():
     obs = load().observations
     shares = obs[obs["unit"] == "percent"]["value"]
     assert shares.between(0, 100).all()
-    assert (obs[obs["unit"] != "percent"]["value"] >= 0).all()
+    assert (obs[obs["unit"].isin(["usd_bn", "count", "factor"])]["value"] >= 0).all()
 
 
 def first_data_line(path: Path) -> str:
@@ -116,11 +117,11 @@ def test_unknown_series(data_copy):
 
 
 def test_unit_outside_vocabulary(data_copy):
-    replace_in(data_copy / "series.csv", ",percent\n", ",per cent\n")
+    replace_in(data_copy / "series.csv", ",percent,pipeline_molecules,", ",per cent,pipeline_molecules,")
     found = problems(data_copy)
     assert (
         len(found) == 1
-        and 'series.csv, row 1 (line 2), column "unit": expected one of percent, usd_bn, count' in found[0]
+        and 'series.csv, row 1 (line 2), column "unit": expected one of percent, usd_bn, count, points' in found[0]
     )
 
 
@@ -200,3 +201,14 @@ def test_cli_validate_reports_one_line_per_problem_without_traceback(data_copy):
     assert any('column "value"' in ln and '"31.2%"' in ln for ln in lines)
     # the schema stage stops before relations are checked, so the unknown source is reported after a fix
     assert lines[-1] == "1 problem(s) found."
+
+
+def test_data_readme_documents_every_column_of_every_table():
+    """The field metadata in crobook/schema.py and data/README.md must not drift apart."""
+    from crobook.schema import TABLES
+
+    text = (DEFAULT_DATA_DIR / "README.md").read_text(encoding="utf-8")
+    for table in TABLES.values():
+        assert f"`{table.file}`" in text, table.file
+        for column in table.columns:
+            assert f"`{column}`" in text, (table.file, column)
