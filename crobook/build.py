@@ -184,7 +184,7 @@ def execute_chapters(
                 record.unlink(missing_ok=True)
                 reads, views = found.get("reads", []), found.get("views", [])
                 key = chapter_key(sources[stem], params.get(stem, {}), reads, data_dir, hashed)
-                chapter_cache.store(stem, key, out_dir, reads, views)
+                chapter_cache.store(stem, key, out_dir, reads, views, found.get("files", []))
                 log(f"  [{done}/{len(sources)}] {stem}: ran in {seconds:.1f} s (reads {', '.join(reads) or 'no data'})")
     return executed
 

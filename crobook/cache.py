@@ -80,17 +80,21 @@ class ChapterCache:
         if not (stored / f"{stem}.ipynb").is_file():
             return False
         shutil.copy(stored / f"{stem}.ipynb", out_dir / f"{stem}.ipynb")
-        (out_dir / "views").mkdir(exist_ok=True)
-        for view in (stored / "views").glob("*"):
-            shutil.copy(view, out_dir / "views" / view.name)
+        shutil.copytree(stored / "views", out_dir / "views", dirs_exist_ok=True)
         return True
 
-    def store(self, stem: str, key: str, out_dir: Path, reads: list[str], views: list[str]) -> None:
+    def store(
+        self, stem: str, key: str, out_dir: Path, reads: list[str], views: list[str], files: list[str] = ()
+    ) -> None:
+        """Keep a run: its notebook, its views and the other files it published under views/ (`files`)."""
         temporary = self.root / stem / f".{key}-{uuid.uuid4().hex}"
         (temporary / "views").mkdir(parents=True)
         for view in views:
             for ext in ("csv", "json"):
                 shutil.copy(out_dir / "views" / f"{view}.{ext}", temporary / "views")
+        for name in files:
+            (temporary / "views" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out_dir / "views" / name, temporary / "views" / name)
         shutil.copy(out_dir / f"{stem}.ipynb", temporary / f"{stem}.ipynb")
         try:
             os.replace(temporary, self.root / stem / key)

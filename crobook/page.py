@@ -27,6 +27,15 @@ def glue(name: str, value) -> None:
     _glue(name, value, display=False)
 
 
+def publish(relative: str, text: str) -> Path:
+    """Write a file for readers to download under views/ (kept with the chapter's cached run)."""
+    path = VIEWS_DIR / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    record("files", relative)
+    return path
+
+
 def chart_data(spec: dict) -> pd.DataFrame:
     """The rows a chart holds: every inline dataset of its specification, one after the other."""
     frames = [pd.DataFrame(rows) for rows in spec["datasets"].values()]
