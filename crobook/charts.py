@@ -15,6 +15,8 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
+from crobook.text import value_text
+
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 WIDTH, HEIGHT = 460, 280
@@ -96,8 +98,7 @@ def _tooltip(extra: list | None = None) -> list:
     return [
         alt.Tooltip("label:N", title="Series"),
         alt.Tooltip("period:N", title="Period"),
-        alt.Tooltip("value:Q", title="Value", format=",.1f"),
-        alt.Tooltip("unit_label:N", title="Unit"),
+        alt.Tooltip("shown:N", title="Value, as the source gives it"),
         alt.Tooltip("publisher:N", title="Publisher"),
         alt.Tooltip("title:N", title="Title"),
         alt.Tooltip("published:N", title="Published"),
@@ -128,12 +129,17 @@ def _chart_frame(rows: pd.DataFrame) -> pd.DataFrame:
         "grade",
         "check",
         "approximate",
+        "bound",
         "note",
     ]
     # The rows a chart carries are the rows its CSV offers: the figure, its source, and the chart's own columns.
     extra = [c for c in rows.columns if c not in keep and c not in BACKGROUND_COLUMNS]
     frame = rows[[c for c in keep if c in rows.columns] + extra].copy()
     frame["year"] = frame["year"].astype(float)
+    if {"bound", "unit"} <= set(rows.columns):
+        frame["shown"] = [
+            value_text(v, b, u) for v, b, u in zip(rows["value"], rows["bound"], rows["unit"], strict=True)
+        ]
     return frame
 
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
 from crobook.analysis import CITED_GRADES
 from crobook.data import Evidence, period_bounds
 from crobook.schema import UNITS
+from crobook.text import number, value_text
 
 SUPPORTED, PARTLY, DEPENDS, CONTRADICTED, NOT_TESTABLE = (
     "supported",
@@ -43,27 +43,6 @@ EPS = 1e-9
 
 
 # ------------------------------------------------------------------ numbers as the words say them
-
-
-def number(value: float, digits: int = 1) -> str:
-    """Rounded half up from the decimal text (82.55 -> 82.6, where binary floats give 82.5); no trailing .0."""
-    text = str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
-    text = f"{Decimal(text):,f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-PREFIX = {"exact": "", "about": "≈ ", "more than": "> ", "less than": "< "}
-
-
-def value_text(value: float, bound: str, unit: str, high: float | None = None) -> str:
-    """A figure as the words give it: `> 50 USD bn`, `< 66.7%`, `≈ 70%`, `48.2–82.6 USD bn`."""
-    label = UNITS[unit][1]
-    core = f"{number(value)}–{number(high)}" if bound == "between" else PREFIX[bound] + number(value)
-    if label in ("%", "% change"):
-        return core + "%"
-    if label == "×":
-        return core + "×"
-    return core if label == "count" else f"{core} {label}"
 
 
 # ------------------------------------------------------------------ intervals

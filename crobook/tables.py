@@ -10,6 +10,7 @@ from IPython.display import Markdown
 
 from crobook.charts import source_line
 from crobook.page import write_view
+from crobook.text import value_text
 
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark; escaping them keeps text from the
 # data (HTML, links, emphasis, `$` maths, table pipes) as plain text.
@@ -92,27 +93,38 @@ def table(
 
 def figures(rows: pd.DataFrame) -> pd.DataFrame:
     """The standard listing of observations: what, when, how much, from whom, how reliable."""
-    grade = rows["grade"].where(~rows["approximate"], rows["grade"] + ", approximate")
-    value = rows["value"].map(lambda v: f"{v:,.2f}".rstrip("0").rstrip("."))
     listing = pd.DataFrame(
         {
             "Figure": rows["label"],
             "Period": rows["period"],
-            "Value": value + rows["unit_label"].map(lambda u: "%" if u == "%" else f" {u}"),
+            "Value": shown(rows, digits=2),
             "Source": rows["publisher"]
             + rows["via"].map(lambda v: f" via {v}" if v else "")
             + rows["published"].map(lambda d: f" ({'no date' if d == 'n.d.' else d})"),
-            "Grade": grade,
+            "Grade": rows["grade"],
             "Check": rows["check"],
         }
     )
     return listing.reset_index(drop=True)
 
 
+def shown(rows: pd.DataFrame, digits: int = 1, with_unit: bool = True) -> pd.Series:
+    """Each figure as its source's words give it: `> 50 USD bn`, `< 66.7%`, `≈ 70%` (or without the unit)."""
+    high = rows["value_high"] if "value_high" in rows else pd.Series(None, index=rows.index)
+    return pd.Series(
+        [
+            value_text(v, b, u if with_unit else "count", None if pd.isna(h) else h, digits)
+            for v, b, u, h in zip(rows["value"], rows["bound"], rows["unit"], high, strict=True)
+        ],
+        index=rows.index,
+    )
+
+
 def by_year(rows: pd.DataFrame) -> pd.DataFrame:
     """Series by year; several figures for one year are all shown, the most recently published first."""
     ordered = rows.assign(_published=rows["published"].str.lstrip("~")).sort_values("_published", ascending=False)
-    cells = ordered.groupby(["label", "year"], sort=False)["value"].agg(lambda v: " / ".join(f"{x:.1f}" for x in v))
+    ordered["cell"] = shown(ordered, with_unit=False)
+    cells = ordered.groupby(["label", "year"], sort=False)["cell"].agg(" / ".join)
     grid = cells.unstack("year").reindex(index=list(dict.fromkeys(rows["label"])))
     grid = grid[sorted(grid.columns)].fillna("")
     grid.columns = [str(c) for c in grid.columns]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from crobook.schema import UNITS
 
 
 def when(period: str) -> str:
@@ -17,3 +20,28 @@ def gap_text(value: float, reference: float) -> str:
     if round(gap) == 0:
         return "level with"
     return f"{abs(gap):.0f} percentage points {'above' if gap > 0 else 'below'}"
+
+
+def number(value: float, digits: int = 1) -> str:
+    """Rounded half up from the decimal text (82.55 -> 82.6, where binary floats give 82.5); no trailing .0."""
+    text = str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    text = f"{Decimal(text):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+PREFIX = {"exact": "", "about": "≈ ", "more than": "> ", "less than": "< "}
+
+
+def value_text(value: float, bound: str, unit: str, high: float | None = None, digits: int = 1) -> str:
+    """A figure as the words give it: `> 50 USD bn`, `< 66.7%`, `≈ 70%`, `48.2–82.6 USD bn`."""
+    label = UNITS[unit][1]
+    core = (
+        f"{number(value, digits)}–{number(high, digits)}"
+        if bound == "between"
+        else PREFIX[bound] + number(value, digits)
+    )
+    if label in ("%", "% change"):
+        return core + "%"
+    if label == "×":
+        return core + "×"
+    return core if label == "count" else f"{core} {label}"

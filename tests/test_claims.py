@@ -449,3 +449,11 @@ def test_changing_one_figure_flips_a_claim(data_copy):
     after = claims.assess(load(data_copy)).claims.set_index("claim_id").loc["C1"]
     assert after["status"] == "depends on definition"  # EY's 65% still holds; IQVIA's 55% no longer does
     assert "IQVIA Institute's 55%" in after["why"]
+
+
+def test_the_readme_table_of_verdicts_is_the_computed_one():
+    from crobook.cli import MARKERS, README
+
+    text = README.read_text(encoding="utf-8")
+    shown = text[text.index(MARKERS[0]) + len(MARKERS[0]) : text.index(MARKERS[1])].strip()
+    assert shown == claims.markdown_summary(claims.assess(load())), "run: crobook ledger --readme"
