@@ -19,6 +19,7 @@ How a verdict is reached (data/README.md says the same for analysts):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -234,12 +235,19 @@ def possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
 
+def plain(text: str) -> str:
+    """A label or term without its parenthetical asides, for use inside a sentence."""
+    return re.sub(r"\s*\([^)]*\)", "", text).strip()
+
+
 def _describe(figure: dict, definitions: pd.DataFrame) -> str:
     who = figure["publisher"]
-    term = definitions.loc[figure["definition_id"], "term"] if figure["definition_id"] in definitions.index else ""
+    term = (
+        plain(definitions.loc[figure["definition_id"], "term"]) if figure["definition_id"] in definitions.index else ""
+    )
     shown = value_text(figure["value"], figure["bound"], figure["unit"], figure.get("value_high"))
     extra = f", {term}" if term else ""
-    return f"{possessive(who)} {shown} ({figure['period'].lstrip('~')}{extra})"
+    return f"{possessive(plain(who))} {shown} ({figure['period'].lstrip('~')}{extra})"
 
 
 @dataclass(frozen=True)
@@ -354,7 +362,7 @@ def _growth_figures(part: pd.Series, figures: list[dict]) -> list[tuple]:
         factor = near_end["value"] / near_start["value"]
         bound = near_end["bound"] if near_start["bound"] == "exact" else "about"
         text = (
-            f"{possessive(near_start['publisher'])} {value_text(factor, bound, 'factor')} "
+            f"{possessive(plain(near_start['publisher']))} {value_text(factor, bound, 'factor')} "
             f"({near_start['period'].lstrip('~')} to {near_end['period'].lstrip('~')})"
         )
         figure = near_end | {
@@ -379,11 +387,11 @@ def _judge_directions(evidence: Evidence, part: pd.Series, figures: list[dict]) 
             y = year_of(f["period"])
             if start - window <= y <= year + window:
                 by_year[y] = max(by_year.get(y, f), f, key=lambda r: r["value"])
-        unit, label = first["unit"], f"{first['publisher']} ({first['label']})"
+        unit, label = first["unit"], f"{possessive(plain(first['publisher']))} {plain(first['label'])}"
         if test == "rises" and UNITS[unit][0] == "change":
             for f in records:
                 outcome = "agrees" if f["value"] > 0 else "disagrees"
-                judged.append(_direction(first, outcome, [f], f"{label}: {value_text(f['value'], f['bound'], unit)}"))
+                judged.append(_direction(first, outcome, [f], f"{label} is {_shown(f, unit)}"))
             continue
         if test == "rises":
             years = sorted(by_year)
@@ -391,7 +399,7 @@ def _judge_directions(evidence: Evidence, part: pd.Series, figures: list[dict]) 
                 continue
             a, b = by_year[years[0]], by_year[years[-1]]
             outcome = "agrees" if b["value"] > a["value"] else "disagrees"
-            text = f"{label}: {_shown(a, unit)} in {years[0]} to {_shown(b, unit)} in {years[-1]}"
+            text = f"{label} went from {_shown(a, unit)} in {years[0]} to {_shown(b, unit)} in {years[-1]}"
             judged.append(_direction(first, outcome, [a, b], text))
             continue
         if year not in by_year:
@@ -406,13 +414,13 @@ def _judge_directions(evidence: Evidence, part: pd.Series, figures: list[dict]) 
         outcome = "agrees" if all(o["value"] < top["value"] for o in others) else "disagrees"
         if test == "peak":
             text = (
-                f"{label}: highest in {year} ({value_text(top['value'], top['bound'], unit)})"
+                f"{label} was highest in {year} ({_shown(top, unit)})"
                 if outcome == "agrees"
-                else f"{label}: higher in {year_of(highest['period'])} ({_shown(highest, unit)})"
+                else f"{label} was higher in {year_of(highest['period'])} ({_shown(highest, unit)})"
             )
         else:
-            text = f"{label}: {value_text(top['value'], top['bound'], unit)} in {year}, then " + ", ".join(
-                f"{value_text(by_year[y]['value'], by_year[y]['bound'], unit)} in {y}" for y in sorted(after)
+            text = f"{label} went from {_shown(top, unit)} in {year} to " + _join(
+                [f"{_shown(by_year[y], unit)} in {y}" for y in sorted(after)]
             )
         judged.append(_direction(first, outcome, [top, *others], text))
     return judged
@@ -577,23 +585,31 @@ def _claim_statuses(evidence: Evidence, claim_id: str, exclude: frozenset[str] =
     return [test_part(evidence, part, exclude).status for _, part in parts.iterrows()]
 
 
-def part_sentence(part: pd.Series, verdict: PartVerdict, definitions: pd.DataFrame) -> str:
-    """One sentence a person would write about a part's verdict."""
+def part_sentence(part: pd.Series, verdict: PartVerdict) -> str:
+    """One sentence a person would write about a part's verdict: the part, its verdict, then why."""
+    return f"({part['part']}) {part['statement'].rstrip('.')}: {verdict.status}. {part_detail(part, verdict)}"
+
+
+def part_detail(part: pd.Series, verdict: PartVerdict) -> str:
+    """Why a part got its verdict, naming the figures that decided it."""
     deciding = [j for j in verdict.judged if j.tier == verdict.tier and j.decides]
-    lead = f"({part['part']}) {part['statement'].rstrip('.')}: {verdict.status}"
     if verdict.status == NOT_TESTABLE:
-        return f"{lead}: {verdict.why}."
+        return f"{_capital(verdict.why)}."
     if part["test"] in DIRECTION_TESTS:
-        return f"{lead}: " + "; ".join(j.text for j in deciding) + "."
+        return _capital("; ".join(j.text for j in deciding)) + "."
     agree = [j.text for j in deciding if j.outcome in ("agrees", "consistent")]
     differ = [j.text for j in deciding if j.outcome == "disagrees"]
     against = f"the article's {verdict.cited}, read as {verdict.target}"
     if verdict.status == SUPPORTED:
-        return f"{lead}: {_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}."
+        return f"{_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}."
     if verdict.status == CONTRADICTED:
-        return f"{lead}: {_join(differ)} {'falls' if len(differ) == 1 else 'fall'} outside {against}."
+        return f"{_join(differ)} {'falls' if len(differ) == 1 else 'fall'} outside {against}."
     but = f"{_join(differ)} {'does' if len(differ) == 1 else 'do'} not"
-    return f"{lead}: {_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}, but {but}."
+    return f"{_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}, but {but}."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _join(texts: list[str]) -> str:
@@ -615,7 +631,6 @@ def assess(evidence: Evidence) -> Ledger:
     cached = _CACHE.get(id(evidence))
     if cached and cached[0] is evidence:
         return cached[1]
-    definitions = evidence.definitions.set_index("definition_id")
     claim_rows, part_rows, figure_rows = [], [], []
     for _, claim in evidence.claims.iterrows():
         parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim["claim_id"]]
@@ -628,7 +643,7 @@ def assess(evidence: Evidence) -> Ledger:
             changes = bool(doubtful) and test_part(evidence, part, doubtful).status != verdict.status
             level, reasons = certainty(verdict, part, changes)
             unconfirmed |= {r["publisher"] for r in rows if r["check"] == "not found"}
-            sentence = part_sentence(part, verdict, definitions)
+            sentence = part_sentence(part, verdict)
             statuses.append(verdict.status)
             certainties.append(level)
             sentences.append(sentence)
@@ -651,6 +666,7 @@ def assess(evidence: Evidence) -> Ledger:
                     "tier": verdict.tier,
                     "reasons": reasons,
                     "sentence": sentence,
+                    "detail": part_detail(part, verdict),
                     "note": part["note"],
                 }
             )
@@ -716,6 +732,11 @@ def _figure_rows(evidence: Evidence, claim_id: str, part: pd.Series, verdict: Pa
                     "shown": value_text(j.value, j.bound, "factor"),
                 }
             )
+        judged_rows = {(r["source_id"], r["series_id"], r["period"]) for j in verdict.judged for r in j.rows}
+        for f in part_figures(evidence, part):  # a factor a source states, though outside the window, is shown
+            if f["unit"] == "factor" and (f["source_id"], f["series_id"], f["period"]) not in judged_rows:
+                shown = value_text(f["value"], f["bound"], "factor")
+                out.append(f | base | {"outcome": "not used", "decides": False, "shown": shown})
         return out
     judged = {(r["source_id"], r["series_id"], r["period"]): j for j in verdict.judged for r in j.rows}
     out = []

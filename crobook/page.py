@@ -80,7 +80,7 @@ def claim(evidence, claim_id: str) -> dict:
     row = assess(evidence).claims.set_index("claim_id").loc[claim_id]
     _glue(f"claim-{claim_id}", f"{row['sentence']} {row['why']}", display=False)
     _glue(f"claim-{claim_id}-status", row["status"], display=False)
-    _glue(f"claim-{claim_id}-certainty", row["certainty"] or "no", display=False)
+    _glue(f"claim-{claim_id}-certainty", row["certainty"] or "none", display=False)
     return row.to_dict() | {"claim_id": claim_id}
 
 

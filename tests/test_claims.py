@@ -166,7 +166,7 @@ def test_without_independent_figures_a_claim_is_not_testable(tmp_path):
     path.write_text("\n".join(line for line in path.read_text().splitlines() if "pub-a" not in line) + "\n")
     ledger = claims.assess(load(data))
     assert ledger.claims["status"].iloc[0] == "not testable"
-    assert "no independent figure was found" in ledger.claims["why"].iloc[0]
+    assert "No independent figure was found" in ledger.claims["why"].iloc[0]
 
 
 @pytest.mark.parametrize(
