@@ -143,13 +143,33 @@ def _chart_frame(rows: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+BOUND_SHAPES = {"more than": "triangle-up", "less than": "triangle-down"}
+
+
+def bound_marks(frame: pd.DataFrame, x: str, y: str = "value:Q") -> list[alt.Chart]:
+    """Open triangles over the figures that are bounds: pointing up for "more than", down for "less than"."""
+    if "bound" not in frame:
+        return []
+    layers = []
+    for bound, shape in BOUND_SHAPES.items():
+        rows = frame[frame["bound"] == bound]
+        if len(rows):
+            layers.append(
+                alt.Chart(rows)
+                .mark_point(shape=shape, size=260, filled=False, strokeWidth=1.5, color="#222222")
+                .encode(x=x, y=y, tooltip=_tooltip())
+            )
+    return layers
+
+
 def estimates_chart(
     rows: pd.DataFrame, title: str, y_title: str, description: str, colour: str = "kind", colour_title: str = "Figure"
 ) -> alt.Chart:
-    """One point per figure, by year: several estimators of one quantity side by side."""
+    """One point per figure, by year: several estimators of one quantity side by side; bounds are marked by an
+    open triangle pointing the way the bound leaves open."""
     frame = _chart_frame(rows)
-    return (
-        alt.Chart(frame, title=title, description=description)
+    points = (
+        alt.Chart(frame)
         .mark_point(filled=True, size=90, opacity=0.9)
         .encode(
             x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
@@ -159,6 +179,7 @@ def estimates_chart(
             tooltip=_tooltip([alt.Tooltip(f"{colour}:N", title=colour_title)]),
         )
     )
+    return alt.layer(points, *bound_marks(frame, "year:Q"), title=title, description=description)
 
 
 def projection_chart(
@@ -268,7 +289,7 @@ def lines_chart(
     )
     lines = base.mark_line(strokeWidth=2, opacity=0.8)
     points = base.mark_point(filled=True, size=60)
-    return alt.layer(lines, points, title=title, description=description)
+    return alt.layer(lines, points, *bound_marks(frame, "year:Q"), title=title, description=description)
 
 
 def yearly_bars_chart(
@@ -361,7 +382,7 @@ def _forest(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
         title=_axis_title(frame),
         scale=alt.Scale(domain=[low, high], nice=False, zero=False),
     )
-    y = alt.Y("row_label:N", title=None, sort=order, axis=alt.Axis(labelLimit=300))
+    y = alt.Y("row_label:N", title=None, sort=order, axis=alt.Axis(labelLimit=380))
     colour = alt.Color(
         "directness:N",
         title="Bears on the claim",
@@ -457,10 +478,11 @@ def _trends(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
         .encode(x="year:Q", text="text:N")
     )
     lines = base.mark_line(strokeWidth=1.5, opacity=0.7)
+    bounds = bound_marks(frame, "year:Q")
     points = base.mark_point(filled=True, size=60).encode(
         shape=shape, opacity=alt.Opacity("opacity:Q", legend=None, scale=None)
     )
-    return alt.layer(rule, label, lines, points, title=title).properties(width=WIDTH, height=HEIGHT - 60)
+    return alt.layer(rule, label, lines, points, *bounds, title=title).properties(width=WIDTH, height=HEIGHT - 60)
 
 
 def _axis_title(frame: pd.DataFrame) -> str:

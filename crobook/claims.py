@@ -279,8 +279,9 @@ def _level_target(evidence: Evidence, part: pd.Series) -> Target:
         )
     row = _cited(evidence, part["cited_series"], part["cited_period"])
     high = row["value_high"] if pd.notna(row["value_high"]) else None
+    reading = " (the book's reading of its words)" if row["grade"] == "as-cited-approximate" else ""
     return Target(
-        value_text(row["value"], row["bound"], row["unit"], high),
+        value_text(row["value"], row["bound"], row["unit"], high) + reading,
         _band_text(row["value"], row["bound"], row["unit"], tolerance, high),
         interval(row["value"], row["bound"], high, tolerance),
         float(row["value"]),
@@ -599,7 +600,9 @@ def part_detail(part: pd.Series, verdict: PartVerdict) -> str:
         return _capital("; ".join(j.text for j in deciding)) + "."
     agree = [j.text for j in deciding if j.outcome in ("agrees", "consistent")]
     differ = [j.text for j in deciding if j.outcome == "disagrees"]
-    against = f"the article's {verdict.cited}, read as {verdict.target}"
+    against = f"the article's {verdict.cited}"
+    if verdict.target not in verdict.cited:
+        against += f", read as {verdict.target}"
     if verdict.status == SUPPORTED:
         return f"{_join(agree)} {'fits' if len(agree) == 1 else 'fit'} {against}."
     if verdict.status == CONTRADICTED:
