@@ -59,7 +59,7 @@ def figure(name: str, chart: alt.TopLevelMixin, evidence=None) -> None:
 
     The figure's caption links the CSV: {download}`Data of this chart (CSV) <views/NAME.csv>`.
     """
-    spec = chart.to_dict()
+    spec = chart.to_dict(validate=False)  # the renderer validates it once, when glued
     shown = chart_data(spec)
     spec_title = spec.get("title", name)
     title = spec_title if isinstance(spec_title, str) else spec_title.get("text", name)

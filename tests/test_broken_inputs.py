@@ -50,12 +50,12 @@ def not_utf8(data: Path, params: Path) -> None:
 
 
 OBS = "observations.csv"
-FIRST = "biotech_share_clinical_pipeline,2021,70,bio-2021-05-as-cited,false,false,"
+FIRST = "biotech_share_clinical_pipeline,2021,70,bio-2021-05-as-cited,about,,false,"
 CASES = {
     "missing file": (remove("series.csv"), "series.csv: file not found; expected the series.csv table"),
     "missing column": (
-        edit(OBS, ",approximate,forecast,", ",forecast,"),
-        'observations.csv, column "approximate": required column is missing',
+        edit(OBS, ",bound,value_high,forecast,", ",value_high,forecast,"),
+        'observations.csv, column "bound": required column is missing',
     ),
     "renamed column": (
         edit(OBS, "series_id,period,value", "series,period,value"),

@@ -52,10 +52,15 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def changed_data(tmp_path_factory) -> Path:
-    """A copy of data/ in which IQVIA's 2021 pipeline share falls from 65 to 55: claim C1 flips."""
+    """A copy of data/ in which IQVIA's and EY's pipeline shares fall from 65 to 55: claim C1 flips."""
     data = tmp_path_factory.mktemp("changed") / "data"
     shutil.copytree(DEFAULT_DATA_DIR, data)
     replace(data / "observations.csv", "ebp_share_rd_pipeline,2021,65,", "ebp_share_rd_pipeline,2021,55,")
+    replace(
+        data / "observations.csv",
+        "ey_biotech_share_clinical_assets,2022,65,",
+        "ey_biotech_share_clinical_assets,2022,55,",
+    )
     return data
 
 
