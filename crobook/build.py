@@ -357,9 +357,11 @@ def _build_in(
         "views_dir": str(out_dir / "views"),
         "previous_dir": previous["dir"] if previous else "",
         "manifest_path": str(manifest_path),
+        "as_of": edition.as_of.isoformat(),
     }
     # What the chapters' outputs depend on through the handed parameters (paths themselves do not matter).
     handed_digests = {
+        "as_of": edition.as_of.isoformat(),
         "previous_dir": (previous or {}).get("inputs") or "none",
         "manifest_path": hashlib.sha256(
             json.dumps({k: record[k] for k in ("edition", "parameters", "data", "claims")}, sort_keys=True).encode()

@@ -19,7 +19,7 @@ import yaml
 from crobook.data import Problem
 
 # Handed by the build to the chapters that declare them (see crobook.build), never set in the parameters file.
-RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path"}
+RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path", "as_of"}
 TYPES = {
     "int": (int,),
     "float": (float, int),

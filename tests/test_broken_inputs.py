@@ -46,7 +46,7 @@ def header_only(name: str) -> Callable[[Path, Path], None]:
 
 def not_utf8(data: Path, params: Path) -> None:
     path = data / "series.csv"
-    path.write_bytes(path.read_bytes().replace(b"Biotech share", b"Biotech \xe9share", 1))
+    path.write_bytes(path.read_bytes().replace(b"Emerging companies", b"Emerging \xe9companies", 1))
 
 
 OBS = "observations.csv"
@@ -94,8 +94,9 @@ CASES = {
         'row 1 (line 2), column "source_id": unknown source "nowhere"; expected a source_id of sources.csv',
     ),
     "unknown unit": (
-        edit("series.csv", ",percent\n", ",per cent\n"),
-        'series.csv, row 1 (line 2), column "unit": expected one of percent, usd_bn, count, got "per cent"',
+        edit("series.csv", ",percent,pipeline_molecules,", ",per cent,pipeline_molecules,"),
+        'series.csv, row 1 (line 2), column "unit": expected one of percent, usd_bn, count, points, percent_change, '
+        'factor, got "per cent"',
     ),
     "period that does not parse": (
         edit(OBS, FIRST, FIRST.replace(",2021,", ",2021-13,")),
