@@ -107,8 +107,10 @@ def chart_specs(site: Path) -> list[dict]:
 
 def test_every_chart_and_table_is_in_the_pdf(built_site):
     reader = PdfReader(built_site / "book.pdf")
-    text = re.sub(r"\s+", " ", " ".join(page.extract_text() for page in reader.pages))
-    squeezed = re.sub(r"\s+", "", text)  # the PDF's text layer drops some spaces in tightly set lines
+    raw = " ".join(page.extract_text() for page in reader.pages)
+    text = re.sub(r"\s+", " ", raw)
+    # The PDF's text layer drops some spaces in tightly set lines, and LaTeX hyphenates long captions.
+    squeezed = re.sub(r"\s+", "", raw.replace("-\n", ""))
     specs = chart_specs(built_site)
     assert len(specs) >= 4
     for spec in specs:
@@ -252,3 +254,51 @@ def test_accessibility_basics(built_site):
         main = text[text.find("<main") :]
         for table in re.findall(r"<table\b.*?</table>", main, flags=re.S):
             assert "<caption>" in table and "<th" in table, page.name
+
+
+def test_each_edition_publishes_the_ledger_as_csv_and_json(built_site):
+    import pandas as pd
+
+    from crobook.claims import assess
+
+    ledger = assess(load())
+    table = pd.read_csv(built_site / "ledger.csv", keep_default_na=False)
+    assert len(table) == len(ledger.parts)  # one row per claim part
+    assert dict(zip(table["claim_id"], table["claim_status"])) == dict(
+        zip(ledger.claims["claim_id"], ledger.claims["status"])
+    )
+    data = json.loads((built_site / "ledger.json").read_text(encoding="utf-8"))
+    assert [c["claim_id"] for c in data["claims"]] == list(ledger.claims["claim_id"])
+    for claim in data["claims"]:
+        for part in claim["parts"]:
+            if part["status"] != "not testable":  # a verdict names the figures it rests on
+                assert any(f["decides"] for f in part["figures"]), (claim["claim_id"], part["part"])
+
+
+def test_key_findings_carries_one_claim_review_and_one_evidence_figure_per_claim(built_site):
+    from crobook.build import DEFAULT_PARAMS, chapters
+    from crobook.claims import assess
+    from crobook.params import load_params
+
+    page = (built_site / "html" / "chapters" / "findings.html").read_text(encoding="utf-8")
+    ledger = assess(load()).claims
+    assert len(re.findall(r'<figure class="align-default" id="fig-findings-c\d+"', page)) == len(ledger)
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, flags=re.S)
+    reviews = json.loads(blocks[0])
+    assert len(blocks) == 1 and [r["claimReviewed"] for r in reviews] == list(ledger["statement"])
+    as_of = load_params(DEFAULT_PARAMS, chapters()).as_of.isoformat()
+    article = load().sources.set_index("source_id").loc["icon-article"]
+    for review, claim in zip(reviews, ledger.itertuples(), strict=True):
+        assert review["@type"] == "ClaimReview" and review["reviewRating"]["alternateName"] == claim.status
+        assert review["itemReviewed"]["datePublished"] == article["published"]
+        assert review["itemReviewed"]["appearance"]["url"] == article["url"]
+        assert review["datePublished"] == as_of
+        assert ("ratingValue" in review["reviewRating"]) == (claim.status != "not testable")
+
+
+def test_definitions_page_sets_every_definition_side_by_side(built_site):
+    text = page_text(built_site, "definitions")
+    definitions = load().definitions
+    for row in definitions.itertuples():
+        assert row.term in text and row.threshold in text, row.definition_id
+    assert f"The data hold {len(definitions)} definitions" in text

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
-from crobook.build import ROOT, build
+from crobook.build import DEFAULT_PARAMS, ROOT, build
 from crobook.data import DEFAULT_DATA_DIR
 
 pytestmark = pytest.mark.build
@@ -153,7 +154,8 @@ def test_one_data_file_change_reexecutes_only_the_chapters_that_read_it(site, se
 
 def test_parameter_change_reexecutes_only_the_chapters_that_use_it(site, second, changed_data, tmp_path, capsys):
     params = tmp_path / "params.yaml"
-    params.write_text("cro-market:\n  horizon_year: 2035\n", encoding="utf-8")
+    as_of = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))["as_of"]  # the same edition date
+    params.write_text(f"as_of: {as_of}\ncro-market:\n  horizon_year: 2035\n", encoding="utf-8")
     build(data_dir=changed_data, params_file=params, site_dir=site, edition_name="horizon")
     out = capsys.readouterr().out
     assert executed(out) == {"cro-market", "sources", "changes"}
