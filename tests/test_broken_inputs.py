@@ -93,6 +93,19 @@ CASES = {
         edit(OBS, FIRST, FIRST.replace("bio-2021-05-as-cited", "nowhere")),
         'row 1 (line 2), column "source_id": unknown source "nowhere"; expected a source_id of sources.csv',
     ),
+    "claim naming a chapter that does not exist": (
+        edit("claims.csv", ",cro-market,", ",cro-markets,"),
+        'claims.csv, row 8 (line 9), column "chapter": no chapter "cro-markets"; expected the name of a file in',
+    ),
+    "cited period with no row": (
+        edit("claim_parts.csv", "biotech_share_fda_approvals,,2021,", "biotech_share_fda_approvals,,2020,"),
+        'claim_parts.csv, row 5 (line 6), column "cited_period": no figure of the article for series '
+        '"biotech_share_fda_approvals" and period "2020"',
+    ),
+    "claim part naming an unknown definition": (
+        edit("claim_parts.csv", ",novel_approvals,bio-emerging,", ",novel_approvals,bio-emergent,"),
+        'claim_parts.csv, row 5 (line 6), column "definitions": unknown definition "bio-emergent"',
+    ),
     "unknown unit": (
         edit("series.csv", ",percent,pipeline_molecules,", ",per cent,pipeline_molecules,"),
         'series.csv, row 1 (line 2), column "unit": expected one of percent, usd_bn, count, points, percent_change, '
