@@ -1,6 +1,6 @@
 """One full build from the shipped data, checked as a reader would meet it: pages, offline, PDF, numbers."""
 
-import html
+from html import unescape
 import json
 import re
 from html.parser import HTMLParser
@@ -125,7 +125,7 @@ def test_every_chart_and_table_is_in_the_pdf(built_site):
     )
     assert len(table_captions) >= 4
     for caption in table_captions:
-        assert re.sub(r"\s+", "", html.unescape(caption)) in squeezed, caption
+        assert re.sub(r"\s+", "", unescape(caption)) in squeezed, caption
     assert len(re.findall(r"Table \d+\.\d+", text)) >= 3  # numbered tables
     assert len(re.findall(r"Figure \d+\.\d+", text)) >= len(specs)  # numbered figures
     assert re.search(r"data and parameters [0-9a-f]{10}", reader.pages[0].extract_text())
