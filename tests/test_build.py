@@ -1,8 +1,8 @@
 """One full build from the shipped data, checked as a reader would meet it: pages, offline, PDF, numbers."""
 
-from html import unescape
 import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
