@@ -467,7 +467,7 @@ def _status(deciding: list[Judged]) -> str:
     return SUPPORTED if holds else CONTRADICTED
 
 
-def test_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = frozenset()) -> PartVerdict:
+def judge_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = frozenset()) -> PartVerdict:
     """The verdict on one claim part, from the figures linked to it (less those of `exclude`d sources)."""
     if part["test"] == "none":
         return PartVerdict(NOT_TESTABLE, why="no public figure can decide it")
@@ -583,7 +583,7 @@ def claim_status(statuses: list[str]) -> str:
 
 def _claim_statuses(evidence: Evidence, claim_id: str, exclude: frozenset[str] = frozenset()) -> list[str]:
     parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim_id]
-    return [test_part(evidence, part, exclude).status for _, part in parts.iterrows()]
+    return [judge_part(evidence, part, exclude).status for _, part in parts.iterrows()]
 
 
 def part_sentence(part: pd.Series, verdict: PartVerdict) -> str:
@@ -634,16 +634,17 @@ def assess(evidence: Evidence) -> Ledger:
     cached = _CACHE.get(id(evidence))
     if cached and cached[0] is evidence:
         return cached[1]
+    _FIGURES.clear()  # figures of earlier data are never asked for again
     claim_rows, part_rows, figure_rows = [], [], []
     for _, claim in evidence.claims.iterrows():
         parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim["claim_id"]]
         statuses, certainties, sentences, used, unconfirmed = [], [], [], [], set()
         for _, part in parts.iterrows():
-            verdict = test_part(evidence, part)
+            verdict = judge_part(evidence, part)
             deciding = [j for j in verdict.judged if j.tier == verdict.tier and j.decides]
             rows = [r for j in deciding for r in j.rows]
             doubtful = frozenset(r["source_id"] for r in rows if r["check"] == "not found" or r["caution"])
-            changes = bool(doubtful) and test_part(evidence, part, doubtful).status != verdict.status
+            changes = bool(doubtful) and judge_part(evidence, part, doubtful).status != verdict.status
             level, reasons = certainty(verdict, part, changes)
             unconfirmed |= {r["publisher"] for r in rows if r["check"] == "not found"}
             sentence = part_sentence(part, verdict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -45,3 +46,9 @@ def value_text(value: float, bound: str, unit: str, high: float | None = None, d
     if label == "×":
         return core + "×"
     return core if label == "count" else f"{core} {label}"
+
+
+def quoted(note: str) -> str:
+    """The words a source used, as an observation's note records them between quotes ('almost two thirds')."""
+    found = re.search(r"'([^']+)'", note)
+    return found.group(1) if found else note
