@@ -303,3 +303,19 @@ def test_definitions_page_sets_every_definition_side_by_side(built_site):
     for row in definitions.itertuples():
         assert row.term in text and row.threshold in text, row.definition_id
     assert f"The data hold {len(definitions)} definitions" in text
+
+
+def test_every_chart_that_mixes_definitions_names_them(built_site):
+    """A chart drawing groups defined in different ways says under it who each counts."""
+    checked = 0
+    for stem in chapters():
+        page = (built_site / "html" / "chapters" / f"{stem}.html").read_text(encoding="utf-8")
+        for label, block in re.findall(r'<figure class="align-default" id="(fig-[^"]+)">(.*?)</figure>', page, re.S):
+            spec = re.search(r"var spec = (\{.*\});\n", block)
+            if not spec:
+                continue
+            rows = [r for d in json.loads(spec.group(1))["datasets"].values() for r in d]
+            if len({r["definition_id"] for r in rows if r.get("definition_id")}) > 1:
+                checked += 1
+                assert "Who is counted:" in block.split("<figcaption>")[-1], (stem, label)
+    assert checked >= 9  # at least every claim's evidence chart on the findings page
