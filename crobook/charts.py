@@ -322,6 +322,21 @@ DIRECTNESS_COLOURS = {"direct": "#0072B2", "indirect": "#E69F00", "proxy": "#CC7
 GRADE_SHAPES = {"official": "square", "reported": "circle", "secondary": "diamond"}
 
 
+def _evidence_encodings() -> tuple[alt.Color, alt.Shape]:
+    """Colour by how directly a figure bears on the claim, shape by the grade of its source."""
+    colour = alt.Color(
+        "directness:N",
+        title="Bears on the claim",
+        scale=alt.Scale(domain=list(DIRECTNESS_COLOURS), range=list(DIRECTNESS_COLOURS.values())),
+    )
+    shape = alt.Shape(
+        "grade:N",
+        title="Grade of the source",
+        scale=alt.Scale(domain=list(GRADE_SHAPES), range=list(GRADE_SHAPES.values())),
+    )
+    return colour, shape
+
+
 def _evidence_tooltip() -> list:
     return [
         alt.Tooltip("row_label:N", title="Figure"),
@@ -383,16 +398,7 @@ def _forest(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
         scale=alt.Scale(domain=[low, high], nice=False, zero=False),
     )
     y = alt.Y("row_label:N", title=None, sort=order, axis=alt.Axis(labelLimit=380))
-    colour = alt.Color(
-        "directness:N",
-        title="Bears on the claim",
-        scale=alt.Scale(domain=list(DIRECTNESS_COLOURS), range=list(DIRECTNESS_COLOURS.values())),
-    )
-    shape = alt.Shape(
-        "grade:N",
-        title="Grade of the source",
-        scale=alt.Scale(domain=list(GRADE_SHAPES), range=list(GRADE_SHAPES.values())),
-    )
+    colour, shape = _evidence_encodings()
     layers = []
     if pd.notna(part["band_low"]):
         band = pd.DataFrame(
@@ -449,16 +455,7 @@ def _trends(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
         year=frame["period"].map(lambda p: float(p.lstrip("~")[:4]) if p[:1].isdigit() or p[:1] == "~" else None),
         opacity=frame["decides"].map({True: 1.0, False: 0.45}),
     )
-    colour = alt.Color(
-        "directness:N",
-        title="Bears on the claim",
-        scale=alt.Scale(domain=list(DIRECTNESS_COLOURS), range=list(DIRECTNESS_COLOURS.values())),
-    )
-    shape = alt.Shape(
-        "grade:N",
-        title="Grade of the source",
-        scale=alt.Scale(domain=list(GRADE_SHAPES), range=list(GRADE_SHAPES.values())),
-    )
+    colour, shape = _evidence_encodings()
     base = alt.Chart(frame).encode(
         x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
         y=alt.Y("value:Q", title=_axis_title(frame), scale=alt.Scale(zero=True)),
