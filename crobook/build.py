@@ -309,7 +309,7 @@ def build(
     log("1/5 checking data and parameters")
     sources = chapters()
     checked = load_params(params_file, sources)
-    evidence = load(data_dir, as_of=checked.as_of)
+    evidence = load(data_dir, as_of=checked.as_of, book=checked.book)
     params = checked.chapters
     edition = Edition(name=name, fingerprint=fingerprint(evidence, checked.as_dict()), as_of=checked.as_of)
     ledger = assess(evidence).claims
@@ -358,10 +358,12 @@ def _build_in(
         "previous_dir": previous["dir"] if previous else "",
         "manifest_path": str(manifest_path),
         "as_of": edition.as_of.isoformat(),
+        "book": evidence.book,
     }
     # What the chapters' outputs depend on through the handed parameters (paths themselves do not matter).
     handed_digests = {
         "as_of": edition.as_of.isoformat(),
+        "book": json.dumps(evidence.book, sort_keys=True),
         "previous_dir": (previous or {}).get("inputs") or "none",
         "manifest_path": hashlib.sha256(
             json.dumps({k: record[k] for k in ("edition", "parameters", "data", "claims")}, sort_keys=True).encode()

@@ -533,3 +533,125 @@ def claim_chart(claim: pd.Series, parts: pd.DataFrame, figures: pd.DataFrame, te
             .properties(width=WIDTH, height=40)
         )
     return alt.vconcat(*panels, title=heading, description=description).resolve_scale(x="independent", y="independent")
+
+
+def company_revenue_chart(
+    rows: pd.DataFrame, title: str = "Revenue of the largest CROs, as each company reports it"
+) -> alt.LayerChart:
+    """One line with points per company-revenue series (`crobook.cro.revenue_rows`): colour by company, dash by
+    what the revenue covers (the CRO, a CRO segment, the whole company), point shape by accounting basis. Lines
+    are never summed or joined across series; a labelled rule marks ASC 606 (1 January 2018), from which
+    reimbursed expenses count as revenue."""
+    from crobook import cro
+
+    missing = {"company", "basis", "scope", "accounting"} - set(rows.columns)
+    if missing:
+        raise ValueError(f"rows lack {sorted(missing)}; pass them through crobook.cro.revenue_rows first")
+    frame = _chart_frame(rows)
+    # Whole-company lines are named at their last figure, so that a lone point (one year) reads as one too.
+    last = frame.sort_values("year").groupby("series_id").tail(1).index
+    frame["end_label"] = ""
+    frame.loc[last[frame.loc[last, "scope"] == cro.WHOLE], "end_label"] = "whole company"
+    companies = list(dict.fromkeys(frame["company"]))
+    scopes = [s for s in cro.SCOPES if s in set(frame["scope"])]
+    accounting = [a for a in cro.ACCOUNTING if a in set(frame["accounting"])]
+    dashes = dict(zip(cro.SCOPES, ([1, 0], [7, 3], [2, 2]), strict=True))
+    shapes = dict(zip(cro.ACCOUNTING, ("circle", "square"), strict=True))
+    # Half a year of room either side, so that the first and last figures do not sit on the frame.
+    years = [float(frame["year"].min()) - 0.5, float(frame["year"].max()) + 0.5]
+    x = alt.X(
+        "year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(domain=years, nice=False)
+    )
+    y = alt.Y("value:Q", title="Revenue (USD m)", scale=alt.Scale(zero=True))
+    colour = alt.Color(
+        "company:N",
+        title="Company",
+        scale=alt.Scale(domain=companies),
+        legend=alt.Legend(orient="right", columns=1),
+    )
+    tooltip = [
+        alt.Tooltip("company:N", title="Company"),
+        alt.Tooltip("basis:N", title="Revenue line"),
+        alt.Tooltip("scope:N", title="What it covers"),
+        alt.Tooltip("accounting:N", title="Accounting basis"),
+        alt.Tooltip("year:Q", title="Year", format="d"),
+        alt.Tooltip("value:Q", title="Revenue (USD m)", format=",.1f"),
+        alt.Tooltip("publisher:N", title="Publisher"),
+        alt.Tooltip("via:N", title="Read via"),
+        alt.Tooltip("title:N", title="Title"),
+        alt.Tooltip("published:N", title="Published"),
+        alt.Tooltip("grade:N", title="Grade"),
+        alt.Tooltip("check:N", title="Checked against a public page"),
+        alt.Tooltip("note:N", title="Note"),
+    ]
+    # `detail` keeps every series its own line: two series of one company (before and after ASC 606, first
+    # reported and restated) share colour and dash but are never joined.
+    lines = (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=2, opacity=0.8)
+        .encode(
+            x=x,
+            y=y,
+            color=colour,
+            strokeDash=alt.StrokeDash(
+                "scope:N",
+                title="What the revenue covers",
+                scale=alt.Scale(domain=scopes, range=[dashes[s] for s in scopes]),
+                legend=alt.Legend(orient="right", columns=1, symbolStrokeWidth=2),
+            ),
+            detail="series_id:N",
+            tooltip=tooltip,
+        )
+    )
+    points = (
+        alt.Chart(frame)
+        .mark_point(filled=True, size=60)
+        .encode(
+            x=x,
+            y=y,
+            color=colour,
+            shape=alt.Shape(
+                "accounting:N",
+                title="Accounting basis",
+                scale=alt.Scale(domain=accounting, range=[shapes[a] for a in accounting]),
+                legend=alt.Legend(orient="right", columns=1),
+            ),
+            detail="series_id:N",
+            tooltip=tooltip,
+        )
+    )
+    # Annual figures sit on their year; the standard took effect between the 2017 and 2018 figures.
+    change = pd.DataFrame(
+        {"year": [cro.ASC606_YEAR - 0.5], "text": ["ASC 606 from 1 Jan 2018: reimbursed expenses count as revenue"]}
+    )
+    rule = (
+        alt.Chart(change)
+        .mark_rule(strokeDash=[6, 4], color="#333333")
+        .encode(x=x, tooltip=[alt.Tooltip("text:N", title="Accounting change")])
+    )
+    label = (
+        alt.Chart(change)
+        .mark_text(align="left", baseline="top", dx=3, y=2, fontSize=11, color="#333333")
+        .encode(x=x, text="text:N")
+    )
+    named = (
+        alt.Chart(frame)
+        .transform_filter("datum.end_label != ''")
+        .mark_text(align="left", baseline="middle", dx=7, fontSize=10)
+        .encode(
+            x=x, y=y, text="end_label:N", color=alt.Color("company:N", scale=alt.Scale(domain=companies), legend=None)
+        )
+    )
+    described = "; ".join(
+        f"{r.company}, {r.basis} ({r.scope}; {r.accounting}): "
+        + ", ".join(f"{int(y)} {v:,.1f}" for y, v in zip(group["year"], group["value"], strict=True))
+        for r, group in ((g.iloc[0], g) for _, g in frame.groupby("series_id", sort=False))
+    )
+    description = (
+        f"Lines of yearly revenue in millions of US dollars, one per company and basis ({frame['series_id'].nunique()}"
+        f" series, {len(frame)} figures from {len(companies)} companies), never added together; a dashed vertical "
+        f"rule marks ASC 606 from 1 January 2018. {described}."
+    )
+    return alt.layer(rule, label, lines, points, named, title=title, description=description).properties(
+        width=WIDTH, height=HEIGHT
+    )

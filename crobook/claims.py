@@ -247,6 +247,10 @@ def _describe(figure: dict, definitions: pd.DataFrame) -> str:
     )
     shown = value_text(figure["value"], figure["bound"], figure["unit"], figure.get("value_high"))
     extra = f", {term}" if term else ""
+    if figure.get("derivation"):
+        return (
+            f"{shown} in {figure['derivation']} {possessive(plain(who))} list ({figure['period'].lstrip('~')}{extra})"
+        )
     return f"{possessive(plain(who))} {shown} ({figure['period'].lstrip('~')}{extra})"
 
 
@@ -539,6 +543,13 @@ def certainty(verdict: PartVerdict, part: pd.Series, doubtful_changes: bool) -> 
         reasons.append("Indirectness: every deciding figure uses another definition or geography than the article's.")
     elif any(j.distance > 0 for j in deciding):
         reasons.append("Indirectness: the deciding figures are for another period than the claim's.")
+    derived = [r for r in rows if r.get("derivation_note")]
+    if derived and verdict.tier == "direct":
+        reasons.append(
+            "Indirectness: where the line between large and small falls is the book's choice, not the article's; "
+            + "; ".join(dict.fromkeys(r["derivation_note"] for r in derived))
+            + "."
+        )
     others = [
         j
         for j in verdict.judged

@@ -19,7 +19,7 @@ def validate_data(data_dir: Path | None, params_file: Path | None):
     from crobook.params import load_params
 
     checked = load_params(Path(params_file or DEFAULT_PARAMS), chapters())
-    return load(data_dir, as_of=checked.as_of)
+    return load(data_dir, as_of=checked.as_of, book=checked.book)
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"

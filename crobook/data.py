@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -48,6 +48,8 @@ class DataError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+REGISTER = ("approvals", "companies", "aliases", "rankings")  # the tables behind the approvals count
+
 # When set (by the build, for each chapter it runs), the data files a chapter actually uses are recorded in this
 # JSON file, so that a later build re-runs the chapter only when one of them changes.
 RECORD_ENV = "CROBOOK_RECORD"
@@ -77,6 +79,7 @@ class Evidence:
 
     tables: dict[str, pd.DataFrame]
     data_dir: Path
+    book: dict = field(default_factory=dict)  # the book-wide parameters it was read with (see crobook.params)
 
     def _use(self, *names: str) -> None:
         record("reads", *(TABLES[n].file for n in names))
@@ -93,8 +96,29 @@ class Evidence:
 
     @property
     def observations(self) -> pd.DataFrame:
-        self._use("observations", "series", "sources")
+        # Some rows are computed from the approvals register (see crobook.approvals), so it is read too.
+        self._use("observations", "series", "sources", *REGISTER)
         return self.tables["observations"]
+
+    @property
+    def approvals(self) -> pd.DataFrame:
+        self._use("approvals")
+        return self.tables["approvals"]
+
+    @property
+    def companies(self) -> pd.DataFrame:
+        self._use("companies")
+        return self.tables["companies"]
+
+    @property
+    def aliases(self) -> pd.DataFrame:
+        self._use("aliases")
+        return self.tables["aliases"]
+
+    @property
+    def rankings(self) -> pd.DataFrame:
+        self._use("rankings")
+        return self.tables["rankings"]
 
     @property
     def claims(self) -> pd.DataFrame:
@@ -241,6 +265,7 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
     for table, frame in frames.items():
         problems += duplicate_problems(frame, TABLES[table], str(data_dir / TABLES[table].file))
     problems += claim_problems(frames, data_dir)
+    problems += register_problems(frames, data_dir)
     problems += reference_problems(
         frames["models"], "source_id", set(sources["source_id"]), "sources", data_dir, "models"
     )
@@ -433,6 +458,105 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
     return problems
 
 
+def register_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Problem]:
+    """The approvals register: every name resolves to a company, dates fall in their year, and a year's count
+    equals the count CDER publishes for it (an official figure of series cder_novel_approvals)."""
+    from crobook.approvals import SHARE_SERIES, groups, suggestion
+
+    def where(table: str) -> str:
+        return str(data_dir / TABLES[table].file)
+
+    approvals, companies, aliases = frames["approvals"], frames["companies"], frames["aliases"]
+    known_sources = set(frames["sources"]["source_id"])
+    problems = reference_problems(approvals, "source_id", known_sources, "sources", data_dir, "approvals")
+    problems += reference_problems(frames["rankings"], "source_id", known_sources, "sources", data_dir, "rankings")
+    company_names = set(companies["company"])
+    for row, r in aliases.iterrows():
+        if r["company"] not in company_names:
+            hint = suggestion(r["company"], sorted(company_names))
+            problems.append(
+                Problem(
+                    where("aliases"),
+                    int(row),
+                    "company",
+                    f'unknown company "{r["company"]}"; expected a company of companies.csv{hint}',
+                )
+            )
+        if r["alias"] in company_names:
+            problems.append(
+                Problem(
+                    where("aliases"),
+                    int(row),
+                    "alias",
+                    f'"{r["alias"]}" is also a company of companies.csv; expected a name that is one or the other',
+                )
+            )
+    if len(approvals) and SHARE_SERIES not in set(frames["series"]["series_id"]):
+        problems.append(
+            Problem(
+                str(data_dir / TABLES["series"].file),
+                None,
+                "series_id",
+                f'no series "{SHARE_SERIES}"; expected it, since the approvals count of approvals.csv is stored there',
+            )
+        )
+    lookup = groups(companies, aliases)
+    names = sorted(lookup)
+    expected = "expected a company of companies.csv or an alias of company_aliases.csv (add it to one of them)"
+    for table, columns in (("approvals", ("applicant", "developer")), ("rankings", ("company",))):
+        for row, r in frames[table].iterrows():
+            for column in columns:
+                if r[column] and r[column] not in lookup:
+                    problems.append(
+                        Problem(
+                            where(table),
+                            int(row),
+                            column,
+                            f'no company or alias "{r[column]}"; {expected}' + suggestion(r[column], names),
+                        )
+                    )
+    for row, r in approvals.iterrows():
+        if r["approval_date"][:4] != r["year"] and date_is_valid(r["approval_date"]):
+            problems.append(
+                Problem(
+                    where("approvals"),
+                    int(row),
+                    "approval_date",
+                    f'expected a date in {r["year"]}, got "{r["approval_date"]}"',
+                )
+            )
+        elif not date_is_valid(r["approval_date"]):
+            problems.append(
+                Problem(
+                    where("approvals"),
+                    int(row),
+                    "approval_date",
+                    f'expected a real calendar date, got "{r["approval_date"]}"',
+                )
+            )
+        if bool(r["applicant"]) == (r["check"] == "not found"):
+            wanted = (
+                'an applicant, or check "not found"' if not r["applicant"] else 'check "confirmed" or "not checked"'
+            )
+            problems.append(Problem(where("approvals"), int(row), "check", f"expected {wanted}"))
+    obs = frames["observations"].merge(frames["sources"][["source_id", "grade"]], on="source_id", how="left")
+    official = obs[(obs["series_id"] == "cder_novel_approvals") & (obs["grade"] == "official")]
+    counts = approvals["year"].value_counts()
+    for index, r in official.iterrows():
+        if r["period"] in counts and float(r["value"]) != counts[r["period"]]:
+            problems.append(
+                Problem(
+                    where("approvals"),
+                    None,
+                    "year",
+                    f"{r['period']} has {counts[r['period']]} approvals; CDER's published count is "
+                    f"{r['value']} (observations.csv row {index + 1}, {r['source_id']}); "
+                    "expected one row per approval of the year",
+                )
+            )
+    return problems
+
+
 def as_of_problems(frames: dict[str, pd.DataFrame], data_dir: Path, as_of: date) -> list[Problem]:
     """Only a forecast may refer to a time wholly after the edition's as-of date; no source is published after it."""
     problems = []
@@ -462,14 +586,23 @@ def as_of_problems(frames: dict[str, pd.DataFrame], data_dir: Path, as_of: date)
     return problems
 
 
-def load(data_dir: Path | str | None = None, as_of: date | None = None) -> Evidence:
+def load(data_dir: Path | str | None = None, as_of: date | None = None, book: dict | None = None) -> Evidence:
     """Read and validate every table; raise DataError listing every problem found.
 
-    With `as_of` (the edition's as-of date), figures and sources dated after it are problems too.
+    With `as_of` (the edition's as-of date), figures and sources dated after it are problems too. `book` holds
+    the book-wide parameters (see crobook.params.BOOK); the approvals count uses its `top_n`.
     """
+    from crobook.approvals import TOP_N, derived_observations
+
+    book = {"top_n": TOP_N} | (book or {})
     data_dir = Path(data_dir or DEFAULT_DATA_DIR).resolve()
     frames, problems = {}, []
+    # The approvals register is optional as a whole: a data folder without any of its files has no approvals.
+    register_absent = not any((data_dir / TABLES[key].file).exists() for key in REGISTER)
     for key, table in TABLES.items():
+        if key in REGISTER and register_absent:
+            frames[key] = pd.DataFrame(columns=table.columns, dtype=str)
+            continue
         frame, found = read_table(data_dir, table)
         if frame is not None:
             found += check_schema(frame, table, str(data_dir / table.file))
@@ -483,8 +616,15 @@ def load(data_dir: Path | str | None = None, as_of: date | None = None) -> Evide
     if problems:
         raise DataError(problems)
     tables = {name: frame.reset_index(drop=True) for name, frame in frames.items()}
-    tables["observations"] = _typed(frames["observations"], tables["series"], tables["sources"])
-    return Evidence(tables, data_dir)
+    derived = derived_observations(tables, book["top_n"])
+    derived.index = range(len(frames["observations"]) + 1, len(frames["observations"]) + len(derived) + 1)
+    observations = pd.concat([frames["observations"], derived]) if len(derived) else frames["observations"]
+    observations = observations.assign(
+        derivation=observations.get("derivation", pd.Series(index=observations.index)).fillna(""),
+        derivation_note=observations.get("derivation_note", pd.Series(index=observations.index)).fillna(""),
+    )
+    tables["observations"] = _typed(observations, tables["series"], tables["sources"])
+    return Evidence(tables, data_dir, book)
 
 
 def _typed(obs: pd.DataFrame, series: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:

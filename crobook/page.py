@@ -137,11 +137,12 @@ def definitions_line(evidence, definition_ids) -> str:
     return ("Who is counted: " + "; ".join(parts) + ".") if parts else ""
 
 
-def load(data_dir: str = ""):
-    """The chapters' one way in: the validated data folder (the book's own when empty)."""
+def load(data_dir: str = "", book: dict | None = None):
+    """The chapters' one way in: the validated data folder (the book's own when empty), read with the book-wide
+    parameters the build hands every chapter (the defaults when empty)."""
     from crobook.data import load as load_data
 
-    return load_data(data_dir or None)
+    return load_data(data_dir or None, book=book or None)
 
 
 def claim_sections(evidence, ledger) -> str:

@@ -8,7 +8,7 @@ before anything runs.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,10 +16,20 @@ import jupytext
 import papermill
 import yaml
 
+from crobook.approvals import TOP_N
 from crobook.data import Problem
 
 # Handed by the build to the chapters that declare them (see crobook.build), never set in the parameters file.
-RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path", "as_of"}
+RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path", "as_of", "book"}
+# Book-wide parameters (the `book:` mapping of the parameters file): name -> (type, default, meaning).
+# Every chapter receives them as its `book` parameter, and the data are read with them.
+BOOK = {
+    "top_n": (
+        "int",
+        TOP_N,
+        "the size line for FDA approvals: applicants outside the top N companies by revenue count as smaller",
+    ),
+}
 TYPES = {
     "int": (int,),
     "float": (float, int),
@@ -60,14 +70,15 @@ def _type_ok(value, type_name: str) -> bool:
 
 @dataclass(frozen=True)
 class Params:
-    """Checked parameters: the edition's as-of date and each chapter's values."""
+    """Checked parameters: the edition's as-of date, the book-wide values and each chapter's values."""
 
     as_of: date
     chapters: dict[str, dict]
+    book: dict = field(default_factory=lambda: {name: spec[1] for name, spec in BOOK.items()})
 
     def as_dict(self) -> dict[str, dict]:
         """For the manifest and the fingerprint: book-wide values under "book", then each chapter's."""
-        return {"book": {"as_of": self.as_of.isoformat()}, **self.chapters}
+        return {"book": {"as_of": self.as_of.isoformat(), **self.book}, **self.chapters}
 
 
 def _key_lines(text: str) -> dict[tuple, int]:
@@ -111,10 +122,37 @@ def load_params(path: Path, chapters: dict[str, Path]) -> Params:
         problems.append(
             Problem(name, None, "as_of", f"expected a date YYYY-MM-DD, got {as_of!r}", line=lines.get(("as_of",)))
         )
+    book = {name: spec[1] for name, spec in BOOK.items()}
+    given = raw.pop("book", None) or {}
+    if not isinstance(given, dict):
+        problems.append(Problem(name, None, "book", "expected a mapping of book parameters", line=lines.get(("book",))))
+        given = {}
+    for key, value in given.items():
+        where, at = f"book.{key}", lines.get(("book", key))
+        if key not in BOOK:
+            problems.append(
+                Problem(name, None, where, f"unknown book parameter; expected one of: {', '.join(BOOK)}", line=at)
+            )
+        elif not _type_ok(value, BOOK[key][0]):
+            problems.append(
+                Problem(name, None, where, f"expected {BOOK[key][0]}, got {type(value).__name__} {value!r}", line=at)
+            )
+        else:
+            book[key] = value
+    if isinstance(book["top_n"], int) and book["top_n"] < 1:
+        problems.append(
+            Problem(
+                name,
+                None,
+                "book.top_n",
+                f"expected a whole number from 1, got {book['top_n']}",
+                line=lines.get(("book", "top_n")),
+            )
+        )
     for chapter, values in raw.items():
         at = lines.get((chapter,))
         if chapter not in chapters:
-            expected = "as_of or a chapter: " + ", ".join(sorted(chapters))
+            expected = "as_of, book or a chapter: " + ", ".join(sorted(chapters))
             problems.append(Problem(name, None, str(chapter), f"unknown name; expected {expected}", line=at))
             continue
         if not isinstance(values, dict):
@@ -137,4 +175,4 @@ def load_params(path: Path, chapters: dict[str, Path]) -> Params:
                 result[chapter][key] = value
     if problems:
         raise ParamsError(problems)
-    return Params(as_of=as_of, chapters=result)
+    return Params(as_of=as_of, chapters=result, book=book)

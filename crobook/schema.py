@@ -24,6 +24,7 @@ UNITS = {
     "points": ("change", "points"),
     "percent_change": ("change", "% change"),
     "factor": ("factor", "×"),
+    "usd_m": ("money", "USD m"),
 }
 # How a figure relates to the source's words: "more than 50" is a lower bound, "almost two thirds" an upper one.
 BOUNDS = ("exact", "about", "more than", "less than", "between")
@@ -226,6 +227,71 @@ TABLES = {
                 "evidence (counted) or context (shown, never counted)", "one of evidence, context", choices=ROLES
             ),
             "note": Field("Why the figures bear on the part, or why only as context", required=False),
+        },
+    ),
+    "approvals": Table(
+        file="approvals.csv",
+        key=("year", "drug"),
+        fields={
+            "year": Field("Calendar year of the list the approval belongs to", "a year YYYY", r"\d{4}"),
+            "approval_date": Field("Date of approval", "a date YYYY-MM-DD", r"\d{4}-\d{2}-\d{2}"),
+            "drug": Field("Brand name of the drug", "a drug name"),
+            "active_ingredient": Field("Active ingredient(s)", "an ingredient"),
+            "applicant": Field(
+                "Company named at approval (empty when not found)",
+                "a company of companies.csv or an alias of company_aliases.csv",
+                required=False,
+            ),
+            "developer": Field(
+                "Company that developed the drug before the applicant acquired it, where a source says so",
+                "a company of companies.csv or an alias of company_aliases.csv",
+                required=False,
+            ),
+            "source_id": Field("The FDA list the row comes from", "a source_id of sources.csv", SLUG),
+            "applicant_url": Field("Page that names the applicant", "an http(s) URL", r"https?://\S+", required=False),
+            "check": Field(
+                "Whether the applicant was confirmed on a public page", "one of " + ", ".join(CHECKS), choices=CHECKS
+            ),
+            "note": Field("Co-developers, licensors, uncertain dates", required=False),
+        },
+    ),
+    "companies": Table(
+        file="companies.csv",
+        key=("company",),
+        fields={
+            "company": Field("A company group, as the book names it", "a company name"),
+            "note": Field("Anything needed to classify it", required=False),
+        },
+    ),
+    "aliases": Table(
+        file="company_aliases.csv",
+        key=("alias",),
+        fields={
+            "alias": Field("A subsidiary, unit or former name as a source prints it", "a name"),
+            "company": Field("The group it belongs to at the time of the approvals", "a company of companies.csv"),
+            "note": Field("Why: the relation the source states", "a reason"),
+            "url": Field("Page that states the relation", "an http(s) URL", r"https?://\S+"),
+        },
+    ),
+    "rankings": Table(
+        file="company_rankings.csv",
+        key=("source_id", "year", "rank"),
+        fields={
+            "year": Field("Year whose revenue is ranked", "a year YYYY", r"\d{4}"),
+            "rank": Field("Rank, 1 for the largest", "a whole number from 1", r"[1-9]\d*"),
+            "company": Field(
+                "Company as the ranking prints it", "a company of companies.csv or an alias of company_aliases.csv"
+            ),
+            "revenue_usd_bn": Field("Revenue the rank rests on, USD bn", "a plain number", NUMBER),
+            "measure": Field("What revenue is ranked (prescription sales, total revenue)", "a description"),
+            "ranked": Field(
+                "Whether the source prints the rank or the book sorted its figures",
+                "one of as published, sorted here",
+                choices=("as published", "sorted here"),
+            ),
+            "source_id": Field("Source of the ranking", "a source_id of sources.csv", SLUG),
+            "check": Field("Result of checking the row", "one of " + ", ".join(CHECKS), choices=CHECKS),
+            "note": Field("What the check found", required=False),
         },
     ),
     "models": Table(

@@ -424,7 +424,7 @@ def test_shipped_verdicts_follow_the_reviewers_reasoning():
     assert got == {
         "C1": "supported",  # IQVIA and EY, both under other definitions than BIO's
         "C2": "not testable",  # counts of another kind of "biotech"; only proxies
-        "C3": "depends on definition",  # holds on one line, fails on Evaluate 2023 and narrower lines
+        "C3": "supported",  # FDA's own 2021 list, counted outside the top 20 by revenue: 64%
         "C4": "supported",
         "C5": "partly supported",  # Series A strong; drop-off true of companies, not of dollars
         "C6": "partly supported",  # phase 2-3 confirmed (80, +13), phase 1 not
@@ -434,6 +434,9 @@ def test_shipped_verdicts_follow_the_reviewers_reasoning():
     }
     parts = ledger.parts.set_index(["claim_id", "part"])
     assert parts.loc[("C5", "b"), "status"] == "depends on definition"
+    # the size line is the book's choice, and the count moves with it: certainty is low, and says why
+    assert parts.loc[("C3", "a"), "certainty"] == "low"
+    assert any("top 10: 74%" in r for r in parts.loc[("C3", "a"), "reasons"])
     assert parts.loc[("C8", "b"), "status"] == "supported"
     assert ledger.claims.set_index("claim_id").loc["C1", "certainty"] in ("low", "very low")  # on the tolerance edge
 

@@ -55,8 +55,22 @@ def test_float_or_none_accepts_int_and_rejects_text(tmp_path):
 
 def test_unknown_chapter_and_reserved_name(tmp_path):
     found = messages(write(tmp_path, "no-such-chapter:\n  x: 1\ncro-market:\n  data_dir: /tmp\n"))
-    assert any('line 1, column "no-such-chapter": unknown name; expected as_of or a chapter' in m for m in found)
+    assert any('line 1, column "no-such-chapter": unknown name; expected as_of, book or a chapter' in m for m in found)
     assert any('"cro-market.data_dir": set by the build' in m for m in found)
+
+
+def test_book_parameters_are_checked_by_name_type_and_range(tmp_path):
+    found = messages(write(tmp_path, "book:\n  top_m: 20\n  top_n: ten\n"))
+    assert any('line 2, column "book.top_m": unknown book parameter; expected one of: top_n' in m for m in found)
+    assert any("line 3, column \"book.top_n\": expected int, got str 'ten'" in m for m in found)
+    found = messages(write(tmp_path, "book:\n  top_n: 0\n"))
+    assert found and 'column "book.top_n": expected a whole number from 1, got 0' in found[0]
+
+
+def test_book_parameters_reach_the_data(tmp_path):
+    params = load_params(write(tmp_path, "book:\n  top_n: 10\n"), chapters())
+    assert params.book == {"top_n": 10} and params.as_dict()["book"]["top_n"] == 10
+    assert load_params(write(tmp_path, "as_of: 2026-01-01\n"), chapters()).book == {"top_n": 20}
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

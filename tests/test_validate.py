@@ -33,6 +33,7 @@ def test_every_source_is_used_and_every_series_has_data():
     evidence = load()
     used = set(evidence.observations["source_id"]) | set(evidence.models["source_id"])
     used |= set(evidence.definitions["source_id"]) - {""}
+    used |= set(evidence.approvals["source_id"]) | set(evidence.rankings["source_id"])
     assert set(evidence.sources["source_id"]) == used
     assert set(evidence.series["series_id"]) == set(evidence.observations["series_id"])
 
