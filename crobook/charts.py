@@ -317,6 +317,43 @@ def yearly_bars_chart(
     )
 
 
+def size_line_chart(table: pd.DataFrame, band: tuple[float, float], title: str, description: str) -> alt.LayerChart:
+    """The share of approvals outside the top N for each size line N, one line per way of counting, over the
+    band of values that count as the article's figure. `table` has n, counted_by, share (NaN where no ranking
+    lists N companies) and the source columns."""
+    frame = table.assign(line=table["n"].map(lambda n: f"top {n}"), value=table["share"])
+    order = list(dict.fromkeys(frame["line"]))
+    x = alt.X("line:N", title="Size line: companies counted as large", sort=order, axis=alt.Axis(labelAngle=0))
+    shade = (
+        alt.Chart(pd.DataFrame({"low": [band[0]], "high": [band[1]], "what": ["the article's figure, as read"]}))
+        .mark_rect(color="#999999", opacity=0.2)
+        .encode(y="low:Q", y2="high:Q", tooltip=[alt.Tooltip("what:N", title="Band")])
+    )
+    drawn = frame.dropna(subset=["value"])
+    base = alt.Chart(drawn).encode(
+        x=x,
+        y=alt.Y("value:Q", title="Approvals outside the line (%)", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("counted_by:N", title="Counted by", sort=list(dict.fromkeys(frame["counted_by"]))),
+        tooltip=[
+            alt.Tooltip("line:N", title="Size line"),
+            alt.Tooltip("counted_by:N", title="Counted by"),
+            alt.Tooltip("outside:Q", title="Outside the line", format=".0f"),
+            alt.Tooltip("total:Q", title="Approvals", format=".0f"),
+            alt.Tooltip("value:Q", title="Share (%)", format=".0f"),
+        ],
+    )
+    layers = [shade, base.mark_line(strokeWidth=2), base.mark_point(filled=True, size=70)]
+    missing = frame[frame["value"].isna()].drop_duplicates("line")
+    if len(missing):
+        note = missing.assign(text="no ranking lists this many", value=50.0)
+        layers.append(
+            alt.Chart(note)
+            .mark_text(angle=270, fontSize=11, color="#555555")
+            .encode(x=alt.X("line:N", sort=order), y="value:Q", text="text:N")
+        )
+    return alt.layer(*layers, title=title, description=description).properties(width=WIDTH)
+
+
 # Directness of a figure to a claim, and the source's grade: the two encodings of every evidence chart.
 DIRECTNESS_COLOURS = {"direct": "#0072B2", "indirect": "#E69F00", "proxy": "#CC79A7", "context": "#999999"}
 GRADE_SHAPES = {"official": "square", "reported": "circle", "secondary": "diamond"}

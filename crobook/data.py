@@ -619,10 +619,8 @@ def load(data_dir: Path | str | None = None, as_of: date | None = None, book: di
     derived = derived_observations(tables, book["top_n"])
     derived.index = range(len(frames["observations"]) + 1, len(frames["observations"]) + len(derived) + 1)
     observations = pd.concat([frames["observations"], derived]) if len(derived) else frames["observations"]
-    observations = observations.assign(
-        derivation=observations.get("derivation", pd.Series(index=observations.index)).fillna(""),
-        derivation_note=observations.get("derivation_note", pd.Series(index=observations.index)).fillna(""),
-    )
+    for column in ("derivation", "derivation_note"):  # set on computed rows only
+        observations[column] = observations[column].fillna("") if column in observations else ""
     tables["observations"] = _typed(observations, tables["series"], tables["sources"])
     return Evidence(tables, data_dir, book)
 

@@ -129,3 +129,41 @@ def by_year(rows: pd.DataFrame) -> pd.DataFrame:
     grid = grid[sorted(grid.columns)].fillna("")
     grid.columns = [str(c) for c in grid.columns]
     return grid.rename_axis("Series").reset_index()
+
+
+# Filters the rows of one table as the reader types. The box stays hidden without scripts (and in print), so a
+# reader never sees a control that does nothing; the table itself is complete either way.
+_SEARCH_SCRIPT = """(function () {
+ function init() {
+  var box = document.getElementById("search-%(name)s");
+  var table = document.getElementById("%(name)s");
+  if (!box || !table) { return; }
+  var input = box.querySelector("input"), status = box.querySelector("output");
+  var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+  box.hidden = false;
+  input.addEventListener("input", function () {
+    var words = input.value.toLowerCase().split(/\\s+/).filter(Boolean), shown = 0;
+    rows.forEach(function (row) {
+      var text = row.textContent.toLowerCase();
+      var keep = words.every(function (w) { return text.indexOf(w) >= 0; });
+      row.hidden = !keep;
+      if (keep) { shown += 1; }
+    });
+    status.textContent = shown + " of " + rows.length + " rows";
+  });
+ }
+ if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();"""
+
+
+def search_box(name: str, label: str) -> str:
+    """MyST for a search box above the table labelled `name` (website only)."""
+    return "\n".join(
+        [
+            ":::{raw} html",
+            f'<div class="crobook-search" id="search-{name}" hidden><label>{label} '
+            f'<input type="search" autocomplete="off"></label> <output aria-live="polite"></output></div>',
+            f"<script>{_SEARCH_SCRIPT % {'name': name}}</script>",
+            ":::",
+        ]
+    )

@@ -109,7 +109,7 @@ CASES = {
     "unknown unit": (
         edit("series.csv", ",percent,pipeline_molecules,", ",per cent,pipeline_molecules,"),
         'series.csv, row 1 (line 2), column "unit": expected one of percent, usd_bn, count, points, percent_change, '
-        'factor, got "per cent"',
+        'factor, usd_m, got "per cent"',
     ),
     "period that does not parse": (
         edit(OBS, FIRST, FIRST.replace(",2021,", ",2021-13,")),
