@@ -163,6 +163,19 @@ def test_parameter_change_reexecutes_only_the_chapters_that_use_it(site, second,
     assert "projected to 2035" in page
 
 
+def test_a_size_line_variant_shows_the_moved_verdict_on_its_what_changed_page(site, second, changed_data, tmp_path):
+    params = tmp_path / "params.yaml"
+    as_of = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))["as_of"]
+    params.write_text(f"as_of: {as_of}\nbook:\n  top_n: 10\n", encoding="utf-8")
+    build(data_dir=changed_data, params_file=params, site_dir=site, edition_name="top10")
+    page = (site / "top10" / "html" / "chapters" / "changes.html").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "parameter book.top_n : 20 → 10" in text
+    assert "claim C3 : supported → contradicted" in text
+    manifest = json.loads((site / "top10" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["book"]["top_n"] == 10 and manifest["claims"]["C3"] == "contradicted"
+
+
 def test_failed_build_leaves_the_site_as_it_was(site, second, tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(
