@@ -26,10 +26,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 MARKERS = ("<!-- ledger: start (crobook ledger --readme) -->", "<!-- ledger: end -->")
 
 
-def ledger_table(data_dir: Path | None, write_readme: bool) -> str:
+def ledger_table(data_dir: Path | None, params_file: Path | None, write_readme: bool) -> str:
     from crobook.claims import assess, markdown_summary
 
-    table = markdown_summary(assess(load(data_dir)))
+    table = markdown_summary(assess(validate_data(data_dir, params_file)))
     if write_readme:
         text = README.read_text(encoding="utf-8")
         start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--force", action="store_true", help="re-run every chapter and rebuild even if up to date")
     ledger = commands.add_parser("ledger", help="print the claims ledger as a Markdown table")
     ledger.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
+    ledger.add_argument(
+        "--params", type=Path, default=None, help="parameters file, e.g. for book.top_n (default: params/default.yaml)"
+    )
     ledger.add_argument("--readme", action="store_true", help="write the table into README.md between its markers")
     diff = commands.add_parser("diff", help="what changed between two editions of a site")
     diff.add_argument("old", help="the earlier edition")
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(evidence.observations)} observations)"
             )
         elif args.command == "ledger":
-            print(ledger_table(args.data, args.readme))
+            print(ledger_table(args.data, args.params, args.readme))
         elif args.command == "diff":
             print(diff_editions(args.old, args.new, args.site))
         else:

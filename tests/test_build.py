@@ -2,10 +2,11 @@
 
 import json
 import re
-from html import unescape
+from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 
@@ -319,3 +320,19 @@ def test_every_chart_that_mixes_definitions_names_them(built_site):
                 checked += 1
                 assert "Who is counted:" in block.split("<figcaption>")[-1], (stem, label)
     assert checked >= 9  # at least every claim's evidence chart on the findings page
+
+
+def test_every_2021_approval_is_in_the_searchable_table_the_csv_and_the_pdf(built_site):
+    drugs = load().approvals.query("year == '2021'")["drug"]
+    page = (built_site / "html" / "chapters" / "approvals.html").read_text(encoding="utf-8")
+    table = page[page.index('id="tbl-fda-approvals"') :]
+    table = table[: table.index("</table>")]
+    assert len(re.findall(r"<tr", table)) == len(drugs) + 1  # the header row and one row per approval
+    assert all(f">{escape(drug)}<" in table for drug in drugs)
+    # the search box is hidden until its script runs, so a reader without scripts never sees a dead control
+    assert re.search(r'<div class="crobook-search" id="search-tbl-fda-approvals" hidden>', page)
+    shown = pd.read_csv(downloads(built_site, "approvals")["tbl-fda-approvals.csv"])
+    assert list(shown["Drug"]) == list(drugs)
+    raw = " ".join(p.extract_text() for p in PdfReader(built_site / "book.pdf").pages)
+    squeezed = re.sub(r"\s+", "", raw.replace("-\n", ""))
+    assert [d for d in drugs if re.sub(r"\s+", "", d) not in squeezed] == []
