@@ -193,7 +193,7 @@ def execute_chapters(
 # put CDN addresses on every page (this book runs no live code and takes no comments).
 CONF_OVERRIDES = """
 # --- crobook overrides ---
-extensions = [e for e in extensions if e not in ("sphinx_thebe", "sphinx_comments")]
+extensions = [e for e in extensions if e not in ("sphinx_thebe", "sphinx_comments")] + ["crobook.sphinx_pdf"]
 html_js_files = list(dict.fromkeys(html_js_files))
 html_css_files = list(dict.fromkeys(html_css_files))
 templates_path = ["_templates"]

@@ -85,13 +85,20 @@ def write_vega_bundle(static_dir: Path) -> Path:
 
 
 def source_line(rows: pd.DataFrame) -> str:
-    """'Source: publisher (date); ...' for the sources of the rows shown, in order of first appearance."""
-    seen = dict.fromkeys(zip(rows["publisher"], rows["via"], rows["published"]))
-    parts = []
-    for publisher, via, published in seen:
+    """'Sources: publisher via outlet (date, date); ...' for the sources of the rows shown, in order of first
+    appearance; one entry per publisher and outlet, with each of its dates, so that a caption stays short."""
+    dates: dict[tuple[str, str], list[str]] = {}
+    for publisher, via, published in dict.fromkeys(zip(rows["publisher"], rows["via"], rows["published"])):
         when = "no date" if published == "n.d." else published.replace("~", "c. ")
-        parts.append(f"{publisher}{f' via {via}' if via else ''} ({when})")
-    return ("Sources: " if len(parts) > 1 else "Source: ") + "; ".join(parts) + "."
+        dates.setdefault((publisher, via), []).append(when)
+    parts = [
+        f"{publisher}{f' via {via}' if via else ''} ({', '.join(whens)})" for (publisher, via), whens in dates.items()
+    ]
+    return (
+        ("Sources: " if len(rows.drop_duplicates(["publisher", "via", "published"])) > 1 else "Source: ")
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def _tooltip(extra: list | None = None) -> list:

@@ -178,9 +178,11 @@ def claim_sections(evidence, ledger) -> str:
             f":::{{glue:figure}} {name}",
             f":name: {name}",
             "",
-            f"Evidence for claim {escape(claim.claim_id)}. {{glue:text}}`{name}_definitions` "
-            f"{{glue:text}}`{name}_source` {{download}}`Data of this chart (CSV) <views/{name}.csv>`",
+            f"Evidence for claim {escape(claim.claim_id)}. {{download}}`Data of this chart (CSV) <views/{name}.csv>`",
             ":::",
+            "",
+            # Outside the caption: a figure cannot break across pages, a paragraph can.
+            f"{{glue:text}}`{name}_definitions` {{glue:text}}`{name}_source`",
             "",
         ]
     return "\n".join(blocks)

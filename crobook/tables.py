@@ -18,6 +18,25 @@ _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _URL_SAFE = ":/?#@!$&'*+,;=%-._~"
 
 
+# Break points (zero-width spaces) let a URL or a long identifier wrap inside a table cell, on the page and on
+# the screen: after the / . - _ ? & = of a token longer than BREAK_FROM, and every CHUNK characters of a run
+# with none.
+BREAK_FROM, CHUNK = 12, 24
+_BREAK_AFTER = re.compile(r"([/.\-_?&=])(?=\S)")
+
+
+def breakable(text: str) -> str:
+    def split(token: str) -> str:
+        if len(token) <= BREAK_FROM:
+            return token
+        pieces = _BREAK_AFTER.sub("\\1\u200b", token).split("\u200b")
+        return "\u200b".join(
+            "\u200b".join(piece[i : i + CHUNK] for i in range(0, len(piece), CHUNK)) for piece in pieces
+        )
+
+    return " ".join(split(token) for token in text.split(" "))
+
+
 def escape(text: object) -> str:
     return _PUNCTUATION.sub(r"\\\1", str(text)).replace("\n", " ")
 
@@ -39,8 +58,8 @@ def cell(value: object, digits: int) -> str:
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, tuple):  # (text, url)
-        return link(*value)
-    return escape(format_value(value, digits))
+        return link(breakable(str(value[0])), value[1])
+    return escape(breakable(format_value(value, digits)))
 
 
 def widths(frame: pd.DataFrame) -> list[int]:
@@ -48,8 +67,9 @@ def widths(frame: pd.DataFrame) -> list[int]:
     lengths = []
     for column in frame.columns:
         texts = [str(v[0] if isinstance(v, tuple) else v) for v in frame[column]] + [str(column)]
-        lengths.append(min(max(len(t) for t in texts), 32))
-    return [max(9, length) for length in lengths]
+        longest_word = max(min(len(w), CHUNK) for t in texts for w in [*t.split(), ""])
+        lengths.append(max(min(max(len(t) for t in texts), 30), longest_word))
+    return [max(10, length) for length in lengths]
 
 
 class Raw(str):
@@ -72,7 +92,7 @@ def table(
         frame.map(lambda v: v[0] if isinstance(v, tuple) else v),
         list(rows.get("source_id", [])),
     )
-    header = "| " + " | ".join(escape(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(escape(breakable(str(c))) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
     lines = [
@@ -80,6 +100,7 @@ def table(
         f":name: {name}",
         ":align: left",
         f":widths: {' '.join(str(w) for w in widths(frame))}",
+        ":class: longtable",  # in the PDF, a table breaks across pages, its header repeated, never runs off
         "",
         header,
         rule,

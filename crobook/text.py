@@ -52,3 +52,10 @@ def quoted(note: str) -> str:
     """The words a source used, as an observation's note records them between quotes ('almost two thirds')."""
     found = re.search(r"'([^']+)'", note)
     return found.group(1) if found else note
+
+
+def shortlist(items, limit: int = 5) -> str:
+    """'a; b; c; and 4 more': a list that keeps a table row shorter than a printed page."""
+    items = list(items)
+    shown = "; ".join(items[:limit])
+    return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")

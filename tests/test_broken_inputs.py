@@ -103,7 +103,11 @@ CASES = {
         '"biotech_share_fda_approvals" and period "2020"',
     ),
     "claim part naming an unknown definition": (
-        edit("claim_parts.csv", ",novel_approvals,bio-emerging,", ",novel_approvals,bio-emergent,"),
+        edit(
+            "claim_parts.csv",
+            ",novel_approvals,bio-emerging book-outside-top-n,",
+            ",novel_approvals,bio-emergent book-outside-top-n,",
+        ),
         'claim_parts.csv, row 5 (line 6), column "definitions": unknown definition "bio-emergent"',
     ),
     "unknown unit": (
@@ -122,14 +126,14 @@ CASES = {
     "empty file": (write("sources.csv", b""), "sources.csv: file is empty; expected a header row: source_id,publisher"),
     "header-only file": (header_only("claims.csv"), "claims.csv: file has a header but no data rows"),
     "bytes that are not UTF-8": (not_utf8, "series.csv, row 1 (line 2): byte 0xe9 at line 2 is not UTF-8"),
-    "YAML syntax error": (edit("params", "horizon_year: 2030", "horizon_year: [2030"), "line 10: YAML syntax error"),
+    "YAML syntax error": (edit("params", "horizon_year: 2030", "horizon_year: [2030"), "line 16: YAML syntax error"),
     "unknown parameter": (
         edit("params", "horizon_year: 2030", "horizon: 2030"),
-        'line 9, column "cro-market.horizon": unknown parameter; chapter cro-market accepts:',
+        'line 15, column "cro-market.horizon": unknown parameter; chapter cro-market accepts:',
     ),
     "parameter of the wrong type": (
         edit("params", "horizon_year: 2030", "horizon_year: soon"),
-        "line 9, column \"cro-market.horizon_year\": expected int, got str 'soon'",
+        "line 15, column \"cro-market.horizon_year\": expected int, got str 'soon'",
     ),
 }
 

@@ -1,0 +1,58 @@
+"""Sphinx extension for the PDF: what a printed page can offer in place of a link, and the PDF's own settings.
+
+- A download link ("Data of this chart (CSV)") cannot be clicked on paper: the PDF names the file instead.
+- Chapters start on the next page, not the next odd one (no blank pages inside the book).
+- Long URLs and long unbroken tokens break (`xurl`; the zero-width spaces `crobook.tables.escape` puts in long
+  tokens become break points).
+- The PDF declares its language, title, author and subject, and has bookmarks for every chapter and for the
+  lists of figures and tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from docutils import nodes
+from sphinx import addnodes
+
+SUBJECT = "Claims about biotech companies and contract research organisations, set against public evidence"
+
+PREAMBLE = r"""
+\usepackage{xurl}
+\usepackage{newunicodechar}
+\newunicodechar{^^^^200b}{\hspace{0pt}}
+\setlength{\emergencystretch}{3em}
+% Tables in a smaller type with narrower gutters, so that their columns hold whole words.
+\makeatletter\g@addto@macro\sphinxatlongtablestart{\small\setlength{\tabcolsep}{4pt}}\makeatother
+"""
+METADATA = r"""\hypersetup{pdflang={en}, pdftitle={TITLE}, pdfauthor={AUTHOR}, pdfsubject={SUBJECT},
+  bookmarksnumbered=true, bookmarksopen=true}
+"""
+
+CONTENTS = r"""\sphinxtableofcontents
+\cleardoublepage\phantomsection\pdfbookmark[0]{List of figures}{listoffigures}\listoffigures
+\cleardoublepage\phantomsection\pdfbookmark[0]{List of tables}{listoftables}\listoftables
+"""
+
+
+def printed_downloads(app, doctree, docname) -> None:
+    if app.builder.format != "latex":
+        return
+    for ref in list(doctree.findall(addnodes.download_reference)):
+        name = PurePosixPath(ref["reftarget"]).name
+        ref.replace_self(nodes.inline(text=f"Data: {name}, a download beside this item on the book's website."))
+
+
+def pdf_settings(app, config) -> None:
+    elements = dict(config.latex_elements)
+    metadata = METADATA.replace("TITLE", config.project).replace("AUTHOR", config.author).replace("SUBJECT", SUBJECT)
+    elements["preamble"] = elements.get("preamble", "") + PREAMBLE + metadata
+    elements["extraclassoptions"] = "openany,oneside"
+    elements["tableofcontents"] = CONTENTS
+    config.latex_elements = elements
+
+
+def setup(app):
+    app.connect("config-inited", pdf_settings)
+    app.connect("doctree-resolved", printed_downloads)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
