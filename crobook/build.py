@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -193,8 +194,10 @@ def execute_chapters(
 # put CDN addresses on every page (this book runs no live code and takes no comments).
 CONF_OVERRIDES = """
 # --- crobook overrides ---
-extensions = [e for e in extensions if e not in ("sphinx_thebe", "sphinx_comments")] + ["crobook.sphinx_pdf"]
-html_js_files = list(dict.fromkeys(html_js_files))
+extensions = [e for e in extensions if e not in ("sphinx_thebe", "sphinx_comments")]
+extensions += ["crobook.sphinx_pdf", "crobook.sphinx_html"]
+# jupyter-book loads every script of _static on every page; Vega goes only where a chart is (crobook.sphinx_html).
+html_js_files = [f for f in html_js_files if f != "vega-bundle.js"]
 html_css_files = list(dict.fromkeys(html_css_files))
 templates_path = ["_templates"]
 html_theme_options["footer_content_items"] = ["author.html", "copyright.html", "crobook-editions.html"]
@@ -284,8 +287,13 @@ def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) ->
     shutil.copy(work / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     (edition_dir / "data").mkdir()
     for table in TABLES.values():
-        shutil.copy(data_dir / table.file, edition_dir / "data" / table.file)
+        if (data_dir / table.file).is_file():  # the approvals register is optional
+            shutil.copy(data_dir / table.file, edition_dir / "data" / table.file)
     shutil.copy(params_file, edition_dir / "data" / "params.yaml")
+    # The same files as one download (every page links it); fixed dates, so the same data give the same bytes.
+    with zipfile.ZipFile(edition_dir / "data.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((edition_dir / "data").iterdir()):
+            archive.writestr(zipfile.ZipInfo(f"data/{path.name}"), path.read_bytes(), zipfile.ZIP_DEFLATED)
     (edition_dir / "manifest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     ledger = assess(evidence)
     ledger_table(ledger).to_csv(edition_dir / "ledger.csv", index=False, lineterminator="\n")
@@ -374,6 +382,8 @@ def _build_in(
         sources, out_dir, params, handed, handed_digests, evidence.data_dir, ChapterCache(site_dir / ".cache"), force
     )
     t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
+    if (out_dir / "views" / "charts").is_dir():  # the charts' static SVGs, served as _static/charts/
+        shutil.copytree(out_dir / "views" / "charts", src / "_static" / "charts", dirs_exist_ok=True)
     log("3/5 building website and PDF, side by side")
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [

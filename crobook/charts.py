@@ -20,6 +20,9 @@ from crobook.text import value_text
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 WIDTH, HEIGHT = 460, 280
+# Static SVGs of the charts, beside the executing notebook's views (see crobook.page.VIEWS_DIR); the build
+# serves them as the website's `_static/charts/`.
+CHART_FILES = Path("views") / "charts"
 
 
 def theme() -> dict:
@@ -40,17 +43,63 @@ def _script_safe(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+COMPOSED = ("facet", "concat", "hconcat", "vconcat", "repeat")
+TITLE_LINE = 48  # characters: longer titles wrap, so that they fit a phone's column
+
+
+def _wrapped(title: str) -> list[str] | str:
+    lines = [""]
+    for word in title.split():
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > TITLE_LINE:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return lines if len(lines) > 1 else title
+
+
+def responsive(spec: dict) -> dict:
+    """The spec as the website draws it: as wide as its column (a single or layered view), its title wrapped,
+    its legend in one column. Faceted and concatenated charts keep their width and scroll inside their box."""
+    spec = json.loads(json.dumps(spec))
+    title = spec.get("title")
+    if isinstance(title, str):
+        spec["title"] = {"text": _wrapped(title)}
+    elif isinstance(title, dict) and isinstance(title.get("text"), str):
+        title["text"] = _wrapped(title["text"])
+    spec.setdefault("config", {}).setdefault("legend", {}).update({"columns": 1, "labelLimit": 260})
+    if not any(key in spec for key in COMPOSED):
+        for layer in spec.get("layer", []):
+            layer.pop("width", None)
+        spec["width"] = "container"
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return spec
+
+
+def chart_name(spec: dict) -> str:
+    spec_json = json.dumps({k: v for k, v in spec.items() if k != "$schema"}, sort_keys=True, ensure_ascii=False)
+    return "chart-" + hashlib.sha256(spec_json.encode()).hexdigest()[:12]
+
+
 def chart_html(spec: dict) -> str:
+    """The chart on the website: drawn by Vega in the browser as wide as its column, with a static SVG of the
+    same chart (`static_svg`) shown when scripts are off and when the page is printed."""
     # The $schema address is only a label; vegaEmbed is told the mode instead, so no page names it.
-    spec = {k: v for k, v in spec.items() if k != "$schema"}
-    spec_json = json.dumps(spec, sort_keys=True, ensure_ascii=False)
-    chart_id = "chart-" + hashlib.sha256(spec_json.encode()).hexdigest()[:12]
+    chart_id = chart_name(spec)
+    spec_json = json.dumps(
+        responsive({k: v for k, v in spec.items() if k != "$schema"}), sort_keys=True, ensure_ascii=False
+    )
     label = html.escape(spec.get("description", ""), quote=True)
+    wide = any(key in spec for key in COMPOSED)
+    # A box that can scroll must be reachable by keyboard (axe: scrollable-region-focusable).
+    extra = (" crobook-chart-wide", ' tabindex="0"') if wide else ("", "")
     return (
-        f'<div class="crobook-chart" id="{chart_id}" role="img" aria-label="{label}"></div>\n'
+        f'<div class="crobook-chart{extra[0]}" id="{chart_id}" role="img" aria-label="{label}"{extra[1]}></div>\n'
+        f'<div class="crobook-chart-static" id="{chart_id}-static"><img src="../_static/charts/{chart_id}.svg" '
+        f'alt="{label}" loading="lazy"></div>\n'
         '<script type="text/javascript">(function () {\n'
         f"  var spec = {_script_safe(spec_json)};\n"
         f'  function show() {{ vegaEmbed("#{chart_id}", spec, {{mode: "vega-lite", renderer: "svg", actions: false}})'
+        f'.then(function () {{ document.getElementById("{chart_id}-static").classList.add("crobook-drawn"); }})'
         f'.catch(function (e) {{ document.getElementById("{chart_id}").textContent = "Chart failed: " + e; }}); }}\n'
         '  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", show); }'
         " else { show(); }\n"
@@ -58,8 +107,21 @@ def chart_html(spec: dict) -> str:
     )
 
 
+def static_svg(spec: dict, folder: Path) -> Path:
+    """Write the chart's static SVG as `folder/<chart name>.svg`: the website's fallback and print image."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{chart_name(spec)}.svg"
+    if not path.exists():
+        path.write_text(vl_convert.vegalite_to_svg(spec), encoding="utf-8")
+    return path
+
+
 def render(spec: dict, **_) -> tuple[dict, dict]:
     """Altair renderer: interactive HTML for the website, vector PDF for LaTeX (myst-nb picks per builder)."""
+    from crobook.data import record
+
+    static_svg(spec, CHART_FILES)
+    record("files", f"charts/{chart_name(spec)}.svg")  # kept with the chapter's cached run
     bundle = {
         "text/html": chart_html(spec),
         "application/pdf": vl_convert.vegalite_to_pdf(spec),

@@ -1,0 +1,35 @@
+"""Sphinx extension for the website: load chart code only where there is a chart, and describe every page.
+
+- Vega (about 0.9 MB) is loaded with `defer`, and only on pages that draw a chart, so no page waits for it
+  before its first paint and pages without charts never fetch it.
+- Every page gets a meta description: the start of its first paragraph.
+"""
+
+from __future__ import annotations
+
+import html
+
+from docutils import nodes
+
+DESCRIPTION_LENGTH = 155  # characters a search result shows
+
+
+def description(doctree) -> str:
+    for paragraph in doctree.findall(nodes.paragraph):
+        text = " ".join(paragraph.astext().split())
+        if len(text) > 40:
+            return text if len(text) <= DESCRIPTION_LENGTH else text[: DESCRIPTION_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+    return ""
+
+
+def page_assets(app, pagename, templatename, context, doctree) -> None:
+    if 'class="crobook-chart' in context.get("body", ""):
+        app.add_js_file("vega-bundle.js", loading_method="defer")
+    text = description(doctree) if doctree is not None else ""
+    if text:
+        context["metatags"] = context.get("metatags", "") + f'\n<meta name="description" content="{html.escape(text)}">'
+
+
+def setup(app):
+    app.connect("html-page-context", page_assets)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
