@@ -208,3 +208,61 @@ def test_javascript_address_is_rejected(data_copy):
     with pytest.raises(DataError) as err:
         load(data_copy)
     assert any('column "url": expected an http(s) URL, got "javascript:alert(1)"' in str(p) for p in err.value.problems)
+
+
+FIT = """() => {
+  const column = document.querySelector('article.bd-article') || document.querySelector('main');
+  const limit = column.getBoundingClientRect().right + 1;
+  const wide = [];
+  for (const el of document.querySelectorAll('.crobook-chart, table')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= limit) continue;
+    const scroller = el.closest('.pst-scrollable-table-container, .crobook-chart-wide');
+    const inside = scroller && scroller.getBoundingClientRect().right <= limit && scroller.tabIndex === 0;
+    if (!inside) wide.push((el.id || el.className).slice(0, 40) + ' ' + Math.round(box.right));
+  }
+  return wide;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_charts_and_tables_fit_the_column_or_scroll_in_a_focusable_box(browser, built_site, width):
+    site = built_site.parent
+    server = serve(site)
+    origin = f"http://127.0.0.1:{server.server_port}/"
+    visit = Visit(browser, origin)
+    visit.page.set_viewport_size({"width": width, "height": 900})
+    try:
+        for stem in chapters():
+            page = visit.open(f"{built_site.name}/html/chapters/{stem}.html")
+            if page.locator(".crobook-chart").count():
+                chart_marks(page)
+            page.wait_for_timeout(400)  # the theme marks scrollable tables focusable after a short delay
+            assert page.evaluate(FIT) == [], (stem, width)
+            page.screenshot(path=SCREENSHOTS / f"{stem}-{width}.png", full_page=True)
+    finally:
+        visit.close()
+        server.shutdown()
+
+
+def test_without_javascript_every_chart_shows_its_static_image(browser, built_site):
+    site = built_site.parent
+    server = serve(site)
+    context = browser.new_context(viewport={"width": 390, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        seen = 0
+        for stem in chapters():
+            page.goto(f"http://127.0.0.1:{server.server_port}/{built_site.name}/html/chapters/{stem}.html")
+            page.wait_for_load_state("networkidle")
+            images = page.eval_on_selector_all(
+                ".crobook-chart-static img", "els => els.map(i => [i.complete && i.naturalWidth, i.alt.length])"
+            )
+            assert page.locator(".crobook-chart").count() == len(images), stem
+            assert all(w > 0 and alt > 20 for w, alt in images), (stem, images)
+            assert page.locator(".crobook-search:visible").count() == 0  # no search box that cannot work
+            seen += len(images)
+        assert seen >= 10
+    finally:
+        context.close()
+        server.shutdown()
