@@ -9,8 +9,10 @@ whole, successful edition is moved into the site (see `crobook.site`). Nothing i
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -278,12 +280,33 @@ def manifest(edition: Edition, evidence: Evidence, params: dict, ledger, previou
     }
 
 
+def root_page(path: Path, edition: str) -> None:
+    """The website's index.html: Jupyter Book writes a bare redirect; readers and crawlers get a real page that
+    says what the book is and links its first page (and still forwards there)."""
+    target = re.search(r'url=([^"]+)"', path.read_text(encoding="utf-8")).group(1)
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    title = html.escape(f"{config['title']}, edition {edition}")
+    path.write_text(
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="description" content="{title}: an industry article\'s claims about biotech companies and '
+        'contract research organisations, each set against public evidence and graded.">\n'
+        '<link rel="icon" href="_static/favicon.svg">\n'
+        f'<meta http-equiv="refresh" content="0; url={html.escape(target)}">\n</head>\n<body>\n'
+        f'<h1>{title}</h1>\n<p><a href="{html.escape(target)}">Open the book</a> · <a href="../book.pdf">PDF</a> · '
+        '<a href="../data.zip">data (ZIP)</a></p>\n</body>\n</html>\n',
+        encoding="utf-8",
+    )
+
+
 def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) -> Path:
     """The edition folder: website, PDF, manifest, the claims ledger (CSV and JSON), and a copy of the data and
     parameters it was built from."""
     data_dir = evidence.data_dir
     edition_dir = work / "edition"
     shutil.copytree(work / "html" / "html", edition_dir / "html")
+    root_page(edition_dir / "html" / "index.html", record["edition"])
     shutil.copy(work / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     (edition_dir / "data").mkdir()
     for table in TABLES.values():

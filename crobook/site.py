@@ -141,3 +141,25 @@ def publish(staged: Path, site: Path, name: str) -> Path:
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def citation(edition: str, fingerprint: str, as_of: str, config: Path) -> tuple[str, str]:
+    """How to cite one edition: a sentence and a BibTeX entry, both naming the edition and its fingerprint."""
+    import yaml
+
+    book = yaml.safe_load(config.read_text(encoding="utf-8"))
+    title, author, year = book["title"], book["author"], as_of[:4]
+    text = f"{author} ({year}). {title}, edition {edition} (data and parameters {fingerprint}), as of {as_of}."
+    key = re.sub(r"\W+", "_", f"crobook {edition}").strip("_")
+    bibtex = "\n".join(
+        [
+            f"@book{{{key},",
+            f"  title = {{{title}}},",
+            f"  author = {{{{{author}}}}},",
+            f"  year = {{{year}}},",
+            f"  edition = {{{edition}}},",
+            f"  note = {{Data and parameters {fingerprint}; as of {as_of}}},",
+            "}",
+        ]
+    )
+    return text, bibtex
