@@ -251,26 +251,55 @@ def estimates_chart(
     return alt.layer(points, *bound_marks(frame, "year:Q"), title=title, description=description)
 
 
+WHAT_IF_YEARS = 20  # how far past the start the horizon slider reaches
+
+
 def projection_chart(
-    observed: pd.DataFrame, projected: pd.DataFrame, title: str, y_title: str, description: str
+    observed: pd.DataFrame, projected: pd.DataFrame, title: str, y_title: str, description: str, horizon: int
 ) -> alt.LayerChart:
-    """Observed figures as points, scenario projections as lines."""
+    """Observed figures as points, scenario projections as lines; on the website, sliders for each scenario's
+    rate and for the horizon redraw the lines in the browser (the printed chart shows the edition's values).
+
+    `projected` (see `crobook.analysis.projection`) may run past `horizon`: the slider reaches those years."""
     order = list(dict.fromkeys(projected["scenario"]))
-    lines = (
-        alt.Chart(projected)
-        .mark_line(strokeWidth=2.5)
-        .encode(
-            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
-            y=alt.Y("value:Q", title=y_title),
-            color=alt.Color("scenario:N", title="Scenario", sort=order),
-            strokeDash=alt.StrokeDash("scenario:N", sort=order, legend=None),
-            tooltip=[
-                alt.Tooltip("scenario:N", title="Scenario"),
-                alt.Tooltip("year:Q", title="Year", format="d"),
-                alt.Tooltip("rate_pct:Q", title="Growth, % a year", format=".1f"),
-                alt.Tooltip("value:Q", title=y_title, format=",.1f"),
-            ],
+    start = projected.loc[projected["year"].idxmin()]
+    first_year, last_year = int(projected["year"].min()), int(projected["year"].max())
+    rates = projected.groupby("scenario", sort=False)["rate_pct"].first()
+    params = [
+        alt.param(
+            name=f"rate_{name}",
+            value=round(float(rate), 2),
+            bind=alt.binding_range(min=0, max=25, step=0.1, name=f"{name.capitalize()} growth, % a year "),
         )
+        for name, rate in rates.items()
+    ]
+    params.append(
+        alt.param(
+            name="horizon",
+            value=horizon,
+            bind=alt.binding_range(min=first_year + 1, max=last_year, step=1, name="Horizon year "),
+        )
+    )
+    rate_of = " : ".join(f"datum.scenario === '{name}' ? rate_{name}" for name in rates.index) + " : 0"
+    what_if = (
+        alt.Chart(projected)
+        .transform_calculate(rate_pct=rate_of)
+        .transform_calculate(
+            value=f"{float(start['value'])} * pow(1 + datum.rate_pct / 100, datum.year - {first_year})"
+        )
+        .transform_filter("datum.year <= horizon")
+    )
+    lines = what_if.mark_line(strokeWidth=2.5).encode(
+        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=y_title),
+        color=alt.Color("scenario:N", title="Scenario", sort=order),
+        strokeDash=alt.StrokeDash("scenario:N", sort=order, legend=None),
+        tooltip=[
+            alt.Tooltip("scenario:N", title="Scenario"),
+            alt.Tooltip("year:Q", title="Year", format="d"),
+            alt.Tooltip("rate_pct:Q", title="Growth, % a year", format=".1f"),
+            alt.Tooltip("value:Q", title=y_title, format=",.1f"),
+        ],
     )
     points = (
         alt.Chart(_chart_frame(observed))
@@ -278,13 +307,12 @@ def projection_chart(
         .encode(x="year:Q", y="value:Q", tooltip=_tooltip())
     )
     # Names at the line ends, so the scenarios read without colour or a legend.
-    ends = projected[projected["year"] == projected["year"].max()]
     labels = (
-        alt.Chart(ends)
+        what_if.transform_filter("datum.year === horizon")
         .mark_text(align="left", dx=5, fontSize=11)
         .encode(x="year:Q", y="value:Q", text="scenario:N", color=alt.Color("scenario:N", sort=order, legend=None))
     )
-    return alt.layer(points, lines, labels, title=title, description=description)
+    return alt.layer(points, lines, labels, title=title, description=description).add_params(*params)
 
 
 def bars_chart(

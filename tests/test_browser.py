@@ -266,3 +266,26 @@ def test_without_javascript_every_chart_shows_its_static_image(browser, built_si
     finally:
         context.close()
         server.shutdown()
+
+
+def test_the_projection_sliders_redraw_the_lines_in_the_browser(browser, built_site):
+    site = built_site.parent
+    server = serve(site)
+    visit = Visit(browser, f"http://127.0.0.1:{server.server_port}/")
+    try:
+        page = visit.open(f"{built_site.name}/html/chapters/cro-market.html")
+        chart_marks(page)
+        figure = page.locator("#fig-market-projection")
+        sliders = figure.locator("input[type=range]")
+        assert sliders.count() == 4  # low, base and high rates, and the horizon
+        before = figure.locator(".mark-line path").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
+        figure.locator("input[name=rate_high]").evaluate(
+            "el => { el.value = 20; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        page.wait_for_timeout(500)
+        after = figure.locator(".mark-line path").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
+        assert len(after) == len(before) and sum(a != b for a, b in zip(before, after, strict=True)) == 1
+        assert visit.errors == []
+    finally:
+        visit.close()
+        server.shutdown()
