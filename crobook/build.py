@@ -153,7 +153,8 @@ def execute_chapters(
     waves = [[s for s in sources if s not in late], sorted(late)]
     workers = max(1, min(len(sources), os.cpu_count() or 1))
     done = executed = 0
-    with ProcessPoolExecutor(max_workers=workers, initializer=_quiet_kernels) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_quiet_kernels)
+    try:
         for wave in waves:
             if wave and wave[0] in late:
                 handed_digests = handed_digests | {"views_dir": folder_digest(out_dir / "views")}
@@ -189,6 +190,11 @@ def execute_chapters(
                 key = chapter_key(sources[stem], params.get(stem, {}), reads, data_dir, hashed)
                 chapter_cache.store(stem, key, out_dir, reads, views, found.get("files", []))
                 log(f"  [{done}/{len(sources)}] {stem}: ran in {seconds:.1f} s (reads {', '.join(reads) or 'no data'})")
+    except BaseException:
+        # An interrupt or a failed chapter: drop the chapters not yet started rather than run them all first.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return executed
 
 
