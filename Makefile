@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
-	texlive-xetex texlive-plain-generic fonts-freefont-otf tex-gyre poppler-utils
+	texlive-xetex texlive-plain-generic fonts-freefont-otf tex-gyre poppler-utils \
+	fonts-noto-cjk fonts-symbola
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 BROWSER_PACKAGES := chromium
 

@@ -8,6 +8,7 @@ whole, successful edition is moved into the site (see `crobook.site`). Nothing i
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
 import json
@@ -286,6 +287,39 @@ def manifest(edition: Edition, evidence: Evidence, params: dict, ledger, previou
     }
 
 
+MISSING = re.compile(r"Missing character: There is no (.) \(U\+([0-9A-F]+)\) in font ([^/;:\n]+)")
+
+
+def missing_glyphs(log: Path, data_dir: Path) -> None:
+    """Fail the build when TeX found a character that no font of the PDF has (it would print as an empty box),
+    naming the data file, row and column that hold it."""
+    found = {
+        char: (code, font) for char, code, font in MISSING.findall(log.read_text(encoding="utf-8", errors="replace"))
+    }
+    if not found:
+        return
+    lines = []
+    for table in TABLES.values():
+        path = data_dir / table.file
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            for row, cells in enumerate(csv.DictReader(f), start=1):
+                for column, text in cells.items():
+                    for char in sorted(set(text or "") & set(found)):
+                        code, font = found[char]
+                        lines.append(
+                            f'{path}, row {row} (line {row + 1}), column "{column}": character {char} (U+{code}) '
+                            f"has no glyph in the PDF's fonts ({font} and the CJK and symbol fallbacks); "
+                            "expected text the PDF can print"
+                        )
+    if not lines:
+        lines = [
+            f"character {c} (U+{code}) has no glyph in the PDF's fonts ({font})" for c, (code, font) in found.items()
+        ]
+    raise BuildError("the PDF would print empty boxes:\n" + "\n".join(lines))
+
+
 ICON_SCRIPT = re.compile(r'<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\s*')
 
 
@@ -437,6 +471,7 @@ def _build_in(
         ]
         for job in jobs:
             job.result()
+    missing_glyphs(work / "latex" / "latex" / "book.log", evidence.data_dir)
     t = step("website and PDF", t)
     log("4/5 assembling the edition")
     edition_dir = assemble(work, evidence, params_file, record)

@@ -5,6 +5,7 @@ shown as plain text, never run."""
 import csv
 import functools
 import shutil
+import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +22,7 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 HOSTILE_TITLE = '<script>window.__pwned = "title"</script><img src=x onerror="window.__pwned = \'img\'"> report'
 HOSTILE_LABEL = "CRO market <b onmouseover=\"window.__pwned = 'label'\">bold</b>"
 HOSTILE_NOTE = "javascript:window.__pwned='note' <iframe src=javascript:alert(1)>"
+SCRIPTS_TITLE = "Rapport 中文标题 😀 שלום مرحبا café naïve " + "x" * 300
 MARKS = ".mark-symbol path, .mark-rect path, .mark-line path, .mark-text text"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -136,7 +138,8 @@ def rewrite(path: Path, change) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory) -> Path:
-    """A build from data whose texts hold HTML, script and javascript: addresses."""
+    """A build from data whose texts hold HTML, script and javascript: addresses, and a title in several scripts
+    with a 300-character token."""
     data = tmp_path_factory.mktemp("hostile") / "data"
     shutil.copytree(DEFAULT_DATA_DIR, data)
 
@@ -144,6 +147,8 @@ def hostile_site(tmp_path_factory) -> Path:
         if row["source_id"] == "isr-fiercebiotech-2014":
             row["title"] = HOSTILE_TITLE
             row["publisher"] = row["publisher"] + " <u>x</u>"
+        if row["source_id"] == "iqvia-ebp-2022":
+            row["title"] = SCRIPTS_TITLE
 
     def label(row):
         if row["series_id"] == "cro_market":
@@ -289,3 +294,15 @@ def test_the_projection_sliders_redraw_the_lines_in_the_browser(browser, built_s
     finally:
         visit.close()
         server.shutdown()
+
+
+def test_every_script_prints_in_the_pdf_with_a_font_that_has_it(hostile_site):
+    """CJK, emoji, Hebrew, Arabic and accents print (no empty box), and a 300-character token wraps."""
+    pdf = hostile_site / "book.pdf"
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True).stdout
+    for word in ("中文标题", "😀", "שלום", "مرحبا", "café", "naïve"):
+        assert word in text, word
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+    assert "NotoSansCJK" in fonts and "Symbola" in fonts
+    longest = max((len(w) for line in text.splitlines() for w in line.split() if set(w) == {"x"}), default=0)
+    assert 0 < longest < 60  # the token is broken into pieces that fit a column

@@ -118,3 +118,18 @@ def test_every_table_of_the_website_is_whole_in_the_pdf(built_site):
             assert missing == [], (stem, table["caption"], missing[:5])
             checked += 1
     assert checked >= 15
+
+
+def test_a_character_no_font_has_fails_the_build_naming_its_row(data_copy, tmp_path):
+    from crobook.build import missing_glyphs
+    from crobook.errors import BuildError
+
+    path = data_copy / "sources.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("Emerging Biopharma", "Emerging \ue000 Biopharma", 1))
+    log = tmp_path / "book.log"
+    log.write_text("Missing character: There is no \ue000 (U+E000) in font FreeSerif/OT:script=latn;\n")
+    with pytest.raises(BuildError) as err:
+        missing_glyphs(log, data_copy)
+    assert 'sources.csv, row 3 (line 4), column "title": character \ue000 (U+E000) has no glyph' in str(err.value)
+    log.write_text("nothing missing\n")
+    missing_glyphs(log, data_copy)  # a clean log passes
