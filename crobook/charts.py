@@ -28,6 +28,8 @@ CHART_FILES = Path("views") / "charts"
 def theme() -> dict:
     return {
         "config": {
+            # The chart's box carries the description (role="img"); marks inside need no ARIA of their own.
+            "aria": False,
             "range": {"category": PALETTE},
             "font": "Helvetica, Arial, sans-serif",
             "view": {"continuousWidth": WIDTH, "continuousHeight": HEIGHT, "stroke": None},

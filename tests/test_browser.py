@@ -306,3 +306,29 @@ def test_every_script_prints_in_the_pdf_with_a_font_that_has_it(hostile_site):
     assert "NotoSansCJK" in fonts and "Symbola" in fonts
     longest = max((len(w) for line in text.splitlines() for w in line.split() if set(w) == {"x"}), default=0)
     assert 0 < longest < 60  # the token is broken into pieces that fit a column
+
+
+def test_no_serious_accessibility_violation_on_any_page(browser, built_site):
+    """axe-core (shipped by axe-playwright-python) on every page at phone width."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    site = built_site.parent
+    server = serve(site)
+    visit = Visit(browser, f"http://127.0.0.1:{server.server_port}/")
+    visit.page.set_viewport_size({"width": 390, "height": 844})
+    axe, found = Axe(), {}
+    try:
+        for path in sorted((built_site / "html").rglob("*.html")):
+            if "_static" in path.parts or path.name in ("search.html", "genindex.html"):
+                continue
+            page = visit.open(path.relative_to(site).as_posix())
+            if page.locator(".crobook-chart").count():
+                chart_marks(page)
+            violations = axe.run(page).response["violations"]
+            serious = [(v["id"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")]
+            if serious:
+                found[path.name] = serious
+        assert found == {}
+    finally:
+        visit.close()
+        server.shutdown()
