@@ -38,7 +38,14 @@ def weigh(edition: Path) -> list[tuple[str, int, int, bool]]:
             context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(origin) else r.abort())
             page = context.new_page()
             sizes = []
-            page.on("requestfinished", lambda r, sizes=sizes: sizes.append(r.sizes()["responseBodySize"]))
+
+            def count(request, sizes=sizes):
+                try:
+                    sizes.append(request.sizes()["responseBodySize"])
+                except Exception:  # the page closed before the size was known: nothing more to count
+                    pass
+
+            page.on("requestfinished", count)
             rel = page_path.relative_to(site).as_posix()
             page.goto(origin + rel, wait_until="networkidle")
             charts = page.locator(".crobook-chart").count() > 0

@@ -48,7 +48,7 @@ def printed_downloads(app, doctree, docname) -> None:
         return
     for ref in list(doctree.findall(addnodes.download_reference)):
         name = PurePosixPath(ref["reftarget"]).name
-        ref.replace_self(nodes.inline(text=f"Data: {name}, a download beside this item on the book's website."))
+        ref.replace_self(nodes.inline(text=f"Data: {name}, a download beside this item on the book's website"))
 
 
 def pdf_settings(app, config) -> None:
