@@ -203,7 +203,10 @@ def execute_chapters(
 # put CDN addresses on every page (this book runs no live code and takes no comments).
 CONF_OVERRIDES = """
 # --- crobook overrides ---
-extensions = [e for e in extensions if e not in ("sphinx_thebe", "sphinx_comments")]
+# The book uses no copy buttons (no code is shown), no toggles and no design components: their scripts and
+# stylesheets would only weigh on every page.
+unused = ("sphinx_thebe", "sphinx_comments", "sphinx_copybutton", "sphinx_togglebutton", "sphinx_design")
+extensions = [e for e in extensions if e not in unused]
 extensions += ["crobook.sphinx_pdf", "crobook.sphinx_html"]
 # jupyter-book loads every script of _static on every page; Vega goes only where a chart is (crobook.sphinx_html).
 html_js_files = [f for f in html_js_files if f != "vega-bundle.js"]

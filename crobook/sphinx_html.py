@@ -25,6 +25,10 @@ def description(doctree) -> str:
 def page_assets(app, pagename, templatename, context, doctree) -> None:
     if 'class="crobook-chart' in context.get("body", ""):
         app.add_js_file("vega-bundle.js", loading_method="defer")
+    # No script in <head> holds up the first paint: all of them run, in order, once the page is parsed.
+    for script in context.get("script_files", []):
+        if getattr(script, "filename", None) and "async" not in script.attributes:
+            script.attributes.setdefault("defer", "defer")
     text = description(doctree) if doctree is not None else ""
     if text:
         context["metatags"] = context.get("metatags", "") + f'\n<meta name="description" content="{html.escape(text)}">'
