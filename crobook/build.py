@@ -338,7 +338,7 @@ def drop_icon_script(html_dir: Path) -> None:
         path.unlink()
 
 
-def root_page(path: Path, edition: str) -> None:
+def root_page(path: Path, edition: str, fingerprint: str) -> None:
     """The website's index.html: Jupyter Book writes a bare redirect; readers and crawlers get a real page that
     says what the book is and links its first page (and still forwards there)."""
     target = re.search(r'url=([^"]+)"', path.read_text(encoding="utf-8")).group(1)
@@ -353,7 +353,8 @@ def root_page(path: Path, edition: str) -> None:
         '<link rel="icon" href="_static/favicon.svg">\n'
         f'<meta http-equiv="refresh" content="0; url={html.escape(target)}">\n</head>\n<body>\n'
         f'<h1>{title}</h1>\n<p><a href="{html.escape(target)}">Open the book</a> · <a href="../book.pdf">PDF</a> · '
-        '<a href="../data.zip">data (ZIP)</a></p>\n</body>\n</html>\n',
+        '<a href="../data.zip">data (ZIP)</a></p>\n'
+        f"<p>Edition {html.escape(edition)} · data and parameters {html.escape(fingerprint)}</p>\n</body>\n</html>\n",
         encoding="utf-8",
     )
 
@@ -364,7 +365,7 @@ def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) ->
     data_dir = evidence.data_dir
     edition_dir = work / "edition"
     shutil.copytree(work / "html" / "html", edition_dir / "html")
-    root_page(edition_dir / "html" / "index.html", record["edition"])
+    root_page(edition_dir / "html" / "index.html", record["edition"], record["fingerprint"])
     drop_icon_script(edition_dir / "html")
     shutil.copy(work / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     (edition_dir / "data").mkdir()

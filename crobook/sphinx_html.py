@@ -12,6 +12,7 @@ import html
 from docutils import nodes
 
 DESCRIPTION_LENGTH = 155  # characters a search result shows
+EARLY = ("documentation_options.js", "doctools.js", "sphinx_highlight.js")
 
 
 def description(doctree) -> str:
@@ -25,9 +26,11 @@ def description(doctree) -> str:
 def page_assets(app, pagename, templatename, context, doctree) -> None:
     if 'class="crobook-chart' in context.get("body", ""):
         app.add_js_file("vega-bundle.js", loading_method="defer")
-    # No script in <head> holds up the first paint: all of them run, in order, once the page is parsed.
+    # No script in <head> holds up the first paint: they run, in order, once the page is parsed; except the
+    # small ones that inline scripts of the theme call while the page is still being read.
     for script in context.get("script_files", []):
-        if getattr(script, "filename", None) and "async" not in script.attributes:
+        name = getattr(script, "filename", "") or ""
+        if name and not name.endswith(EARLY) and "async" not in script.attributes:
             script.attributes.setdefault("defer", "defer")
     text = description(doctree) if doctree is not None else ""
     if text:

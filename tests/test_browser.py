@@ -289,7 +289,8 @@ def test_the_projection_sliders_redraw_the_lines_in_the_browser(browser, built_s
         )
         page.wait_for_timeout(500)
         after = figure.locator(".mark-line path").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
-        assert len(after) == len(before) and sum(a != b for a, b in zip(before, after, strict=True)) == 1
+        # the high line moves (and the axis with it); the same lines are drawn
+        assert len(after) == len(before) == 3 and after != before
         assert visit.errors == []
     finally:
         visit.close()
