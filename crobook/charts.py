@@ -28,8 +28,6 @@ CHART_FILES = Path("views") / "charts"
 def theme() -> dict:
     return {
         "config": {
-            # The chart's box carries the description (role="img"); marks inside need no ARIA of their own.
-            "aria": False,
             "range": {"category": PALETTE},
             "font": "Helvetica, Arial, sans-serif",
             "view": {"continuousWidth": WIDTH, "continuousHeight": HEIGHT, "stroke": None},
@@ -94,14 +92,19 @@ def chart_html(spec: dict) -> str:
     wide = any(key in spec for key in COMPOSED)
     # A box that can scroll must be reachable by keyboard (axe: scrollable-region-focusable).
     extra = (" crobook-chart-wide", ' tabindex="0"') if wide else ("", "")
+    # A chart with sliders is a group (its inputs must stay reachable), any other an image.
+    role = "group" if any("bind" in p for p in spec.get("params", [])) else "img"
     return (
-        f'<div class="crobook-chart{extra[0]}" id="{chart_id}" role="img" aria-label="{label}"{extra[1]}></div>\n'
+        f'<div class="crobook-chart{extra[0]}" id="{chart_id}" role="{role}" aria-label="{label}"{extra[1]}></div>\n'
         f'<div class="crobook-chart-static" id="{chart_id}-static"><img src="../_static/charts/{chart_id}.svg" '
         f'alt="{label}" loading="lazy"></div>\n'
         '<script type="text/javascript">(function () {\n'
         f"  var spec = {_script_safe(spec_json)};\n"
         f'  function show() {{ vegaEmbed("#{chart_id}", spec, {{mode: "vega-lite", renderer: "svg", actions: false}})'
-        f'.then(function () {{ document.getElementById("{chart_id}-static").classList.add("crobook-drawn"); }})'
+        f'.then(function () {{ document.getElementById("{chart_id}-static").classList.add("crobook-drawn"); '
+        # Vega names every mark group by its data; a group with no marks has no name: hide it from readers.
+        f'document.querySelectorAll("#{chart_id} g[role=graphics-symbol]:not([aria-label])")'
+        '.forEach(function (g) { g.setAttribute("aria-hidden", "true"); }); })'
         f'.catch(function (e) {{ document.getElementById("{chart_id}").textContent = "Chart failed: " + e; }}); }}\n'
         '  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", show); }'
         " else { show(); }\n"

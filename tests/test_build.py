@@ -92,7 +92,7 @@ def test_charts_have_descriptions_and_sit_in_numbered_figures(built_site):
         page = built_site / "html" / "chapters" / f"{stem}.html"
         refs = parse(page)
         for chart in refs.charts:
-            assert chart.get("role") == "img" and len(chart.get("aria-label", "")) > 40, (stem, chart)
+            assert chart.get("role") in ("img", "group") and len(chart.get("aria-label", "")) > 40, (stem, chart)
         figures = len(re.findall(r'<span class="caption-number">Fig', page.read_text(encoding="utf-8")))
         assert figures == len(refs.charts), stem
         total += len(refs.charts)
