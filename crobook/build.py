@@ -192,7 +192,10 @@ def execute_chapters(
                 chapter_cache.store(stem, key, out_dir, reads, views, found.get("files", []))
                 log(f"  [{done}/{len(sources)}] {stem}: ran in {seconds:.1f} s (reads {', '.join(reads) or 'no data'})")
     except BaseException:
-        # An interrupt or a failed chapter: drop the chapters not yet started rather than run them all first.
+        # An interrupt or a failed chapter: stop the chapters running now (their kernels exit with their worker)
+        # and drop the ones not yet started, rather than run them all first.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
