@@ -26,7 +26,9 @@ COMPRESSED = (".html", ".js", ".css", ".svg", ".json", ".csv")
 
 
 class Gzipped(SimpleHTTPRequestHandler):
-    """Serves text files gzipped, as a web host would."""
+    """Serves text files gzipped, and keeps connections open (HTTP/1.1), as a web host would."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
         pass

@@ -30,7 +30,7 @@ import jupytext
 import papermill
 import yaml
 
-from crobook import __version__, site
+from crobook import __version__, site, webpages
 from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
 from crobook.charts import write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
@@ -326,21 +326,6 @@ def missing_glyphs(log: Path, data_dir: Path) -> None:
     raise BuildError("the PDF would print empty boxes:\n" + "\n".join(lines))
 
 
-ICON_SCRIPT = re.compile(r'<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\s*')
-
-
-def drop_icon_script(html_dir: Path) -> None:
-    """Remove the theme's 1.5 MB Font Awesome script from every page: the theme's stylesheet already draws the
-    same icons with the icon font, so each page loads that much less."""
-    for page in html_dir.rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        lighter = ICON_SCRIPT.sub("", text)
-        if lighter != text:
-            page.write_text(lighter, encoding="utf-8")
-    for path in (html_dir / "_static" / "scripts").glob("fontawesome.js*"):
-        path.unlink()
-
-
 def root_page(path: Path, edition: str, fingerprint: str) -> None:
     """The website's index.html: Jupyter Book writes a bare redirect; readers and crawlers get a real page that
     says what the book is and links its first page (and still forwards there)."""
@@ -369,7 +354,7 @@ def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) ->
     edition_dir = work / "edition"
     shutil.copytree(work / "html" / "html", edition_dir / "html")
     root_page(edition_dir / "html" / "index.html", record["edition"], record["fingerprint"])
-    drop_icon_script(edition_dir / "html")
+    webpages.lighten(edition_dir / "html")
     shutil.copy(work / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     (edition_dir / "data").mkdir()
     for table in TABLES.values():

@@ -1,7 +1,8 @@
 """Altair charts that work offline: interactive on the website, vector in the PDF.
 
-The website loads Vega once from the book's own `_static` (see `write_vega_bundle`); each chart's HTML
-output only calls `vegaEmbed`, so no page names a CDN. For LaTeX, myst-nb picks the PDF output.
+The website loads Vega from the book's own `_static` (see `write_vega_bundle`), and only once the reader
+interacts with a page (`_static/crobook-charts.js`); each chart's HTML only queues its spec, so no page names
+a CDN. For LaTeX, myst-nb picks the PDF output.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from pathlib import Path
 
 import altair as alt
 import pandas as pd
 import vl_convert
 
-from crobook.text import value_text
+from crobook.text import number, value_text
 
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -80,9 +82,11 @@ def chart_name(spec: dict) -> str:
     return "chart-" + hashlib.sha256(spec_json.encode()).hexdigest()[:12]
 
 
-def chart_html(spec: dict) -> str:
-    """The chart on the website: drawn by Vega in the browser as wide as its column, with a static SVG of the
-    same chart (`static_svg`) shown when scripts are off and when the page is printed."""
+def chart_html(spec: dict, size: tuple[str, str] = ("", "")) -> str:
+    """The chart on the website: a static SVG of it (`static_svg`), which is all a reader sees with scripts off,
+    in print, or until they first scroll, point or type; then `_static/crobook-charts.js` loads Vega and draws
+    the spec in its place, as wide as its column, with tooltips and sliders. `size` is the image's width and
+    height, so that the page keeps its room before the image arrives."""
     # The $schema address is only a label; vegaEmbed is told the mode instead, so no page names it.
     chart_id = chart_name(spec)
     spec_json = json.dumps(
@@ -97,18 +101,10 @@ def chart_html(spec: dict) -> str:
     return (
         f'<div class="crobook-chart{extra[0]}" id="{chart_id}" role="{role}" aria-label="{label}"{extra[1]}></div>\n'
         f'<div class="crobook-chart-static" id="{chart_id}-static"><img src="../_static/charts/{chart_id}.svg" '
-        f'alt="{label}" loading="lazy"></div>\n'
-        '<script type="text/javascript">(function () {\n'
-        f"  var spec = {_script_safe(spec_json)};\n"
-        f'  function show() {{ vegaEmbed("#{chart_id}", spec, {{mode: "vega-lite", renderer: "svg", actions: false}})'
-        f'.then(function () {{ document.getElementById("{chart_id}-static").classList.add("crobook-drawn"); '
-        # Vega names every mark group by its data; a group with no marks has no name: hide it from readers.
-        f'document.querySelectorAll("#{chart_id} g[role=graphics-symbol]:not([aria-label])")'
-        '.forEach(function (g) { g.setAttribute("aria-hidden", "true"); }); })'
-        f'.catch(function (e) {{ document.getElementById("{chart_id}").textContent = "Chart failed: " + e; }}); }}\n'
-        '  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", show); }'
-        " else { show(); }\n"
-        "})();</script>"
+        f'alt="{label}" width="{size[0]}" height="{size[1]}" loading="lazy"></div>\n'
+        # Data, not code: the browser neither parses nor runs it while it reads the page.
+        f'<script type="application/json" class="crobook-spec" data-chart="{chart_id}">{_script_safe(spec_json)}'
+        "</script>"
     )
 
 
@@ -121,14 +117,20 @@ def static_svg(spec: dict, folder: Path) -> Path:
     return path
 
 
+def svg_size(path: Path) -> tuple[str, str]:
+    """The width and height an SVG written by vl-convert declares on its root element."""
+    root = re.search(r"<svg\b[^>]*>", path.read_text(encoding="utf-8")).group(0)
+    return tuple(re.search(rf'\b{name}="([\d.]+)"', root).group(1) for name in ("width", "height"))
+
+
 def render(spec: dict, **_) -> tuple[dict, dict]:
     """Altair renderer: interactive HTML for the website, vector PDF for LaTeX (myst-nb picks per builder)."""
     from crobook.data import record
 
-    static_svg(spec, CHART_FILES)
+    image = static_svg(spec, CHART_FILES)
     record("files", f"charts/{chart_name(spec)}.svg")  # kept with the chapter's cached run
     bundle = {
-        "text/html": chart_html(spec),
+        "text/html": chart_html(spec, svg_size(image)),
         "application/pdf": vl_convert.vegalite_to_pdf(spec),
         "text/plain": spec.get("description", "chart"),
     }
@@ -518,8 +520,59 @@ def _part_scale(frame: pd.DataFrame, part: pd.Series) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def _forest(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
-    """A forest plot: one row per figure, bounds as arrows, the article's figure as a dashed line in its band."""
+TOLERANCE_UNITS = {"percent": "percentage points", "factor": "times", "usd_bn": "USD bn", "usd_m": "USD m"}
+
+
+def _tolerance_slider(part: pd.Series, steps: pd.DataFrame, low: float, high: float) -> tuple[alt.Parameter, list]:
+    """A slider for the part's tolerance: the band widens or narrows with it, and a line says what the part's
+    and the claim's verdicts would be at that tolerance (`crobook.claims.tolerance_steps`, computed here by the
+    book's own rules). The published verdicts keep the tolerance in the data; the printed chart shows it."""
+    name = f"tolerance_{part['claim_id']}_{part['part']}"
+    published, step = float(steps["published"].iloc[0]), float(steps["step"].iloc[0])
+    unit = TOLERANCE_UNITS.get(part["unit"], part["unit"] or "")
+    slider = alt.param(
+        name=name,
+        value=published,
+        bind=alt.binding_range(
+            min=0, max=float(steps["tolerance"].max()), step=step, name=f"Tolerance of part {part['part']}, {unit} "
+        ),
+    )
+    # Edges at zero tolerance; an open side starts far enough out that no tolerance brings it into view.
+    far = (high - low) + float(steps["tolerance"].max())
+    band = pd.DataFrame(
+        {
+            "base_low": [part["band_low"] + published if part["band_low"] != float("-inf") else low - far],
+            "base_high": [part["band_high"] - published if part["band_high"] != float("inf") else high + far],
+            "band": [f"the article's figure with the tolerance the slider sets (published: {number(published)})"],
+        }
+    )
+    moving = (
+        alt.Chart(band)
+        .transform_calculate(start=f"max(datum.base_low - {name}, {low})", end=f"min(datum.base_high + {name}, {high})")
+        .mark_rect(color="#bbbbbb", opacity=0.25)
+        .encode(
+            x=alt.X("start:Q", scale=alt.Scale(domain=[low, high])),
+            x2="end:Q",
+            tooltip=[alt.Tooltip("band:N", title="Band")],
+        )
+    )
+    said = (
+        alt.Chart(steps)
+        .transform_filter(f"abs(datum.tolerance - {name}) < datum.step / 2")
+        .transform_calculate(
+            text=f"'At ± ' + format(datum.tolerance, ',.4~f') + ' {unit}: part ' + datum.status + ', claim '"
+            " + datum.claim_status + (abs(datum.tolerance - datum.published) < datum.step / 2"
+            " ? ' (the published tolerance)' : '')"
+        )
+        .mark_text(align="left", baseline="bottom", fontSize=11, color="#333333")
+        .encode(x=alt.value(0), y=alt.value(-6), text="text:N")
+    )
+    return slider, [moving, said]
+
+
+def _forest(frame: pd.DataFrame, part: pd.Series, title: str, steps: pd.DataFrame | None = None) -> alt.LayerChart:
+    """A forest plot: one row per figure, bounds as arrows, the article's figure as a dashed line in its band
+    (with `steps`, a band the reader's slider moves)."""
     low, high = _part_scale(frame, part)
     reach = (high - low) * 0.12
     frame = frame.assign(
@@ -538,8 +591,12 @@ def _forest(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
     )
     y = alt.Y("row_label:N", title=None, sort=order, axis=alt.Axis(labelLimit=380))
     colour, shape = _evidence_encodings()
-    layers = []
-    if pd.notna(part["band_low"]):
+    layers, params = [], []
+    if steps is not None and len(steps) and pd.notna(part["band_low"]):
+        slider, marks = _tolerance_slider(part, steps, low, high)
+        params.append(slider)
+        layers += marks
+    elif pd.notna(part["band_low"]):
         band = pd.DataFrame(
             {
                 "from": [max(part["band_low"], low)],
@@ -556,6 +613,7 @@ def _forest(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
                 tooltip=[alt.Tooltip("band:N", title="Band")],
             )
         )
+    if pd.notna(part["band_low"]):
         cited = pd.DataFrame({"value": [part["cited_value"]], "text": [f"Article: {part['cited']}"]})
         layers.append(alt.Chart(cited).mark_rule(strokeDash=[6, 4], color="#333333").encode(x="value:Q"))
         layers.append(
@@ -584,7 +642,8 @@ def _forest(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
             x=x, shape=shape, opacity=alt.Opacity("opacity:Q", legend=None, scale=None)
         )
     )
-    return alt.layer(*layers, title=title).properties(width=WIDTH, height=max(40, 22 * len(order)))
+    chart = alt.layer(*layers, title=alt.TitleParams(title, offset=22 if params else 10))
+    return chart.add_params(*params).properties(width=WIDTH, height=max(40, 22 * len(order)))
 
 
 def _trends(frame: pd.DataFrame, part: pd.Series, title: str) -> alt.LayerChart:
@@ -637,8 +696,15 @@ UNITS_LABEL = {
 }
 
 
-def claim_chart(claim: pd.Series, parts: pd.DataFrame, figures: pd.DataFrame, terms: dict[str, str]):
-    """The evidence chart of a claim: for each part, every figure that bears on it, by directness and grade."""
+def claim_chart(
+    claim: pd.Series,
+    parts: pd.DataFrame,
+    figures: pd.DataFrame,
+    terms: dict[str, str],
+    steps: pd.DataFrame | None = None,
+):
+    """The evidence chart of a claim: for each part, every figure that bears on it, by directness and grade;
+    with `steps` (`crobook.claims.tolerance_steps`), a tolerance slider on each part that compares values."""
     panels, described = [], []
     for part in parts.itertuples():
         part = pd.Series(part._asdict())
@@ -653,7 +719,8 @@ def claim_chart(claim: pd.Series, parts: pd.DataFrame, figures: pd.DataFrame, te
             frame = _evidence_frame(rows, terms, part["unit"] or (rows["unit"].mode().iloc[0] if len(rows) else ""))
             if frame.empty and pd.isna(part["band_low"]):
                 continue
-            panels.append(_forest(frame, part, title))
+            moves = steps[steps["part"] == part["part"]] if steps is not None else None
+            panels.append(_forest(frame, part, title, moves))
         described.append(
             f"part {part['part']}, {part['status']}: "
             + ("; ".join(f"{r.row_label} {r.shown} ({r.directness})" for r in frame.itertuples()) or "no figure")

@@ -597,6 +597,56 @@ def _claim_statuses(evidence: Evidence, claim_id: str, exclude: frozenset[str] =
     return [judge_part(evidence, part, exclude).status for _, part in parts.iterrows()]
 
 
+TOLERANCE_STEPS = 40  # slider positions at most, per part
+
+
+def _nice_step(span: float) -> float:
+    """A round step (1, 2 or 5 times a power of ten) that cuts `span` into about TOLERANCE_STEPS / 2 pieces."""
+    raw = span / (TOLERANCE_STEPS / 2) if span > 0 else 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw - EPS)
+
+
+def tolerance_steps(evidence: Evidence, claim_id: str) -> pd.DataFrame:
+    """Where the verdict would change if a part's tolerance moved: for each part that compares values, the
+    part's and the claim's verdict at tolerances from 0 past the figure farthest from the article's.
+
+    For the reader's slider on the website only: published verdicts always use the tolerance in the data."""
+    parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim_id]
+    statuses = [judge_part(evidence, part).status for _, part in parts.iterrows()]
+    rows = []
+    for position, (_, part) in enumerate(parts.iterrows()):
+        verdict = judge_part(evidence, part)
+        if part["test"] not in ("level", "growth") or verdict.band is None:
+            continue
+        published = float(part["tolerance"] or 0)
+        values = [j.value for j in verdict.judged if j.value is not None and math.isfinite(j.value)]
+        if not values:
+            continue  # no figure to move in or out of the band
+        reach = max([abs(v - verdict.cited_value) for v in values] + [2 * published])
+        step = _nice_step(reach)
+        if published:  # a step that divides the published tolerance, so the slider can stand on it
+            step = min((published / n for n in (1, 2, 4, 5, 10, 20, 50)), key=lambda s: abs(math.log(s / step)))
+        count = min(TOLERANCE_STEPS, math.ceil(max(reach, 2 * published) / step + EPS))
+        for k in range(count + 1):
+            tolerance = round(k * step, 10)
+            changed = part.copy()
+            changed["tolerance"] = repr(tolerance)
+            moved = judge_part(evidence, changed)
+            claim = claim_status([*statuses[:position], moved.status, *statuses[position + 1 :]])
+            rows.append(
+                {
+                    "part": part["part"],
+                    "tolerance": tolerance,
+                    "step": step,
+                    "published": published,
+                    "status": moved.status,
+                    "claim_status": claim,
+                }
+            )
+    return pd.DataFrame(rows, columns=["part", "tolerance", "step", "published", "status", "claim_status"])
+
+
 def part_sentence(part: pd.Series, verdict: PartVerdict) -> str:
     """One sentence a person would write about a part's verdict: the part, its verdict, then why."""
     return f"({part['part']}) {part['statement'].rstrip('.')}: {verdict.status}. {part_detail(part, verdict)}"

@@ -87,7 +87,7 @@ def claim(evidence, claim_id: str) -> dict:
 def claim_figure(evidence, claim_id: str, name: str) -> None:
     """Glue the evidence chart of a claim as `name` (see `figure`), with its definitions line."""
     from crobook.charts import claim_chart
-    from crobook.claims import assess
+    from crobook.claims import assess, tolerance_steps
 
     ledger = assess(evidence)
     row = ledger.claims.set_index("claim_id").loc[claim_id].copy()
@@ -95,7 +95,32 @@ def claim_figure(evidence, claim_id: str, name: str) -> None:
     terms = dict(zip(evidence.definitions["definition_id"], evidence.definitions["term"], strict=True))
     parts = ledger.parts[ledger.parts["claim_id"] == claim_id]
     figures = ledger.figures[ledger.figures["claim_id"] == claim_id] if len(ledger.figures) else ledger.figures
-    figure(name, claim_chart(row, parts, figures, terms), evidence)
+    steps = tolerance_steps(evidence, claim_id)
+    figure(name, claim_chart(row, parts, figures, terms, steps), evidence)
+    _glue(f"{name}_caption", claim_caption(claim_id, parts["test"], steps), display=False)
+
+
+def claim_caption(claim_id: str, tests: pd.Series, steps: pd.DataFrame) -> str:
+    """How to read a claim's evidence chart, for its caption: the marks it draws and, where parts compare
+    values, the tolerance slider (the printed chart shows the published tolerance)."""
+    text = [
+        f"Every figure that bears on claim {claim_id}: colour says how directly it bears on the claim (direct, "
+        "indirect, proxy, context), shape the grade of its source, and faded marks do not decide the verdict."
+    ]
+    if tests.isin(["level", "growth"]).any():
+        text.append(
+            "Where a part compares values, each figure has a row, bounds are arrows, the dashed line is the "
+            "article's figure and the grey band what counts as it."
+        )
+    if tests.isin(["peak", "falls_after", "rises"]).any():
+        text.append("Where a part is about direction, each release is a line; a dashed line marks the article's year.")
+    if len(steps):
+        text.append(
+            "The line above such a part says what its verdict, and the claim's, would be at the tolerance shown: "
+            "on the website a slider under the chart moves the tolerance and the band; this changes no published "
+            "verdict, which keeps the tolerance in the data, and the printed chart shows that tolerance."
+        )
+    return " ".join(text)
 
 
 def claim_table(evidence, claim_id: str, name: str):

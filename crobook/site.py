@@ -97,6 +97,21 @@ def _replace_symlink(link: Path, target: str) -> None:
     os.replace(temporary, link)  # atomic: readers see the old or the new edition, never none
 
 
+FAVICON_SVG = Path(__file__).resolve().parent.parent / "_static" / "favicon.svg"
+
+
+def write_favicon(folder: Path) -> None:
+    """`folder/favicon.ico`, which browsers ask a site's root for whatever the page says: the book's SVG icon as
+    a 32-pixel PNG inside an ICO header (one image, 32 bits a pixel)."""
+    import struct
+
+    import vl_convert
+
+    png = vl_convert.svg_to_png(FAVICON_SVG.read_text(encoding="utf-8"), scale=1)
+    header = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 32, 32, 0, 0, 1, 32, len(png), 22)
+    (folder / "favicon.ico").write_bytes(header + png)
+
+
 def write_index(site: Path) -> None:
     rows = []
     for m in reversed(editions(site)):
@@ -120,6 +135,7 @@ td,th{{border-bottom:1px solid #ddd;padding:.4rem .6rem;text-align:left;vertical
 <th>Commit</th><th>PDF</th><th>Changes</th><th>Claims</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table></body></html>
 """
+    write_favicon(site)
     temporary = site / f".index-{uuid.uuid4().hex}.html"
     temporary.write_text(page, encoding="utf-8")
     os.replace(temporary, site / "index.html")

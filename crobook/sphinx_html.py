@@ -1,7 +1,8 @@
 """Sphinx extension for the website: load chart code only where there is a chart, and describe every page.
 
-- Vega (about 0.9 MB) is loaded with `defer`, and only on pages that draw a chart, so no page waits for it
-  before its first paint and pages without charts never fetch it.
+- Pages with a chart load a small script that fetches Vega (about 0.9 MB) when the reader first scrolls, points
+  or types; until then each chart is its static SVG. No page waits for chart code before it paints, and pages
+  without charts never fetch it.
 - Every page gets a meta description: the start of its first paragraph.
 """
 
@@ -25,7 +26,7 @@ def description(doctree) -> str:
 
 def page_assets(app, pagename, templatename, context, doctree) -> None:
     if 'class="crobook-chart' in context.get("body", ""):
-        app.add_js_file("vega-bundle.js", loading_method="defer")
+        app.add_js_file("crobook-charts.js", loading_method="defer")  # it fetches vega-bundle.js when needed
     # No script in <head> holds up the first paint: they run, in order, once the page is parsed; except the
     # small ones that inline scripts of the theme call while the page is still being read.
     for script in context.get("script_files", []):

@@ -73,8 +73,14 @@ def test_vega_is_served_by_the_book(built_site):
     bundle = built_site / "html" / "_static" / "vega-bundle.js"
     assert bundle.stat().st_size > 500_000
     assert "window.vegaEmbed" in bundle.read_text(encoding="utf-8")
+    loader = (built_site / "html" / "_static" / "crobook-charts.js").read_text(encoding="utf-8")
+    assert '"vega-bundle.js"' in loader  # fetched from beside the loader, never from elsewhere
     market = (built_site / "html" / "chapters" / "cro-market.html").read_text(encoding="utf-8")
-    assert "_static/vega-bundle.js" in market
+    assert re.search(r'<script defer="defer" src="../_static/crobook-charts\.js[^"]*">', market)
+    assert "vega-bundle.js" not in market  # no chart page fetches Vega before the reader interacts
+    head = market[: market.index("</head>")]
+    blocking = re.findall(r'<script src="(?:[^"]*/)?([\w.]+\.js)(?:\?[^"]*)?">', head)
+    assert set(blocking) <= {"documentation_options.js", "doctools.js", "sphinx_highlight.js"}, blocking
 
 
 def test_every_page_shows_the_edition(built_site):
@@ -103,8 +109,16 @@ def chart_specs(site: Path) -> list[dict]:
     specs = []
     for stem in chapters():
         page = (site / "html" / "chapters" / f"{stem}.html").read_text(encoding="utf-8")
-        specs += [json.loads(m) for m in re.findall(r"var spec = (\{.*\});\n", page)]
+        specs += page_specs(page)
     return specs
+
+
+def page_specs(page: str) -> list[dict]:
+    """The Vega-Lite specs a page holds, as the browser reads them (JSON data beside each chart)."""
+    return [
+        json.loads(m)
+        for m in re.findall(r'<script type="application/json" class="crobook-spec"[^>]*>(.*?)</script>', page)
+    ]
 
 
 def test_every_chart_and_table_is_in_the_pdf(built_site):
@@ -170,7 +184,7 @@ def test_every_chart_and_table_offers_the_csv_of_its_data(built_site):
         labels += re.findall(r'<table class="[^"]*" id="(tbl-[^"]+)"', page)
         for label in labels:
             assert f"{label}.csv" in files and files[f"{label}.csv"].is_file(), (stem, label)
-        for spec in [json.loads(m) for m in re.findall(r"var spec = (\{.*\});\n", page)]:
+        for spec in page_specs(page):
             # the CSV holds exactly the rows the chart holds
             rows = [row for dataset in spec["datasets"].values() for row in dataset]
             values = sorted(round(r["value"], 6) for r in rows if r.get("value") is not None)
@@ -259,6 +273,14 @@ def test_accessibility_basics(built_site):
             assert "<caption>" in table and "<th" in table, page.name
 
 
+def test_site_and_edition_roots_answer_for_favicon_ico(built_site):
+    """Browsers ask a site's root for /favicon.ico whatever the page links: both roots have a 32-pixel icon."""
+    for root in (built_site.parent, built_site / "html"):
+        icon = (root / "favicon.ico").read_bytes()
+        assert icon[:6] == b"\x00\x00\x01\x00\x01\x00" and icon[6:8] == b"\x20\x20", root  # one 32 x 32 image
+        assert icon[22:30] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(icon[14:18], "little") == len(icon) - 22
+
+
 def test_each_edition_publishes_the_ledger_as_csv_and_json(built_site):
     import pandas as pd
 
@@ -314,10 +336,10 @@ def test_every_chart_that_mixes_definitions_names_them(built_site):
         page = (built_site / "html" / "chapters" / f"{stem}.html").read_text(encoding="utf-8")
         found = re.findall(r'<figure class="align-default" id="(fig-[^"]+)">(.*?)</figure>\s*(<p>.*?</p>)?', page, re.S)
         for label, block, after in found:
-            spec = re.search(r"var spec = (\{.*\});\n", block)
-            if not spec:
+            specs = page_specs(block)
+            if not specs:
                 continue
-            rows = [r for d in json.loads(spec.group(1))["datasets"].values() for r in d]
+            rows = [r for d in specs[0]["datasets"].values() for r in d]
             if len({r["definition_id"] for r in rows if r.get("definition_id")}) > 1:
                 checked += 1
                 # in the paragraph right under the figure (a caption cannot break across printed pages)

@@ -460,3 +460,52 @@ def test_the_readme_table_of_verdicts_is_the_computed_one():
     text = README.read_text(encoding="utf-8")
     shown = text[text.index(MARKERS[0]) + len(MARKERS[0]) : text.index(MARKERS[1])].strip()
     assert shown == claims.markdown_summary(claims.assess(load())), "run: crobook ledger --readme"
+
+
+def test_tolerance_steps_say_where_each_verdict_would_change():
+    """The slider's table: at the published tolerance it gives the published verdicts; a deciding figure
+    counts as the article's figure once the tolerance reaches its distance from it, never before."""
+    evidence = load()
+    ledger = claims.assess(evidence)
+    published = ledger.parts.set_index(["claim_id", "part"])["status"]
+    seen = 0
+    for claim_id in evidence.claims["claim_id"]:
+        steps = claims.tolerance_steps(evidence, claim_id)
+        status = ledger.claims.set_index("claim_id").loc[claim_id, "status"]
+        for part, rows in steps.groupby("part"):
+            at = rows[(rows["tolerance"] - rows["published"]).abs() < rows["step"] / 2]
+            assert len(at) == 1, (claim_id, part)
+            assert at["status"].iloc[0] == published[(claim_id, part)]
+            assert at["claim_status"].iloc[0] == status
+            assert rows["tolerance"].is_monotonic_increasing and rows["tolerance"].iloc[0] == 0
+            seen += 1
+    assert seen >= 5
+    c1 = claims.tolerance_steps(evidence, "C1")
+    figures = ledger.figures[(ledger.figures["claim_id"] == "C1") & ledger.figures["decides"].astype(bool)]
+    cited = ledger.parts.set_index(["claim_id", "part"]).loc[("C1", "a"), "cited_value"]
+    reach = (figures["value"] - cited).abs().max()  # the farthest deciding figure
+    holds = c1[c1["status"] == claims.SUPPORTED]["tolerance"]
+    assert holds.min() == pytest.approx(reach) and (c1[c1["tolerance"] < reach]["status"] != claims.SUPPORTED).all()
+
+
+def test_a_claim_chart_carries_a_tolerance_slider_per_value_part():
+    from crobook.charts import claim_chart
+
+    evidence = load()
+    ledger = claims.assess(evidence)
+    terms = dict(zip(evidence.definitions["definition_id"], evidence.definitions["term"], strict=True))
+    row = ledger.claims.set_index("claim_id").loc["C6"].copy()
+    row["claim_id"] = "C6"
+    steps = claims.tolerance_steps(evidence, "C6")
+    spec = claim_chart(
+        row,
+        ledger.parts[ledger.parts["claim_id"] == "C6"],
+        ledger.figures[ledger.figures["claim_id"] == "C6"],
+        terms,
+        steps,
+    ).to_dict()
+    sliders = {p["name"]: p for p in spec["params"]}
+    assert set(sliders) == {f"tolerance_C6_{part}" for part in steps["part"].unique()}
+    for name, slider in sliders.items():
+        part = steps[steps["part"] == name.rsplit("_", 1)[1]]
+        assert slider["value"] == part["published"].iloc[0] and slider["bind"]["max"] == part["tolerance"].max()

@@ -26,7 +26,7 @@ def test_pages_data_files_and_chart_specifications_are_identical(built_site, aga
     assert first.keys() == second.keys() and first == second
     csv_first, csv_second = files(built_site / "html", "*.csv"), files(again / "html", "*.csv")
     assert csv_first and csv_first == csv_second
-    specs = [re.findall(rb"var spec = (\{.*\});\n", page) for page in first.values()]
+    specs = [re.findall(rb'<script type="application/json" class="crobook-spec"', page) for page in first.values()]
     assert sum(len(s) for s in specs) >= 10  # the comparison above covered every chart specification
 
 
