@@ -329,6 +329,7 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
                     str(data_dir / "sources.csv"), int(row), "published", f'expected a real calendar date, got "{text}"'
                 )
             )
+    problems += empty_series_problems(frames, data_dir)
     known_sources, units = set(sources["source_id"]), dict(zip(series["series_id"], series["unit"]))
     for row, r in obs.iterrows():
         if r["source_id"] not in known_sources:
@@ -371,6 +372,26 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
                 )
             )
     return problems
+
+
+def empty_series_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Problem]:
+    """A series without any figure: the chapters look their series up by name and fail on an empty one."""
+    from crobook.approvals import SHARE_SERIES
+
+    with_rows = set(frames["observations"]["series_id"])
+    if len(frames["approvals"]):
+        with_rows.add(SHARE_SERIES)  # its figures are computed from the approvals register at load time
+    return [
+        Problem(
+            str(data_dir / TABLES["series"].file),
+            int(row),
+            "series_id",
+            f'series "{series_id}" has no figure; expected at least one row of observations.csv for it '
+            "(or remove the series)",
+        )
+        for row, series_id in frames["series"]["series_id"].items()
+        if series_id not in with_rows
+    ]
 
 
 def reference_problems(

@@ -315,3 +315,14 @@ def test_claim_period_n_d(data_copy):
         f'{data_copy / "claim_parts.csv"}, row 7 (line 8), column "cited_period": '
         'expected a period with a year, got "n.d."'
     ]
+
+
+def test_series_without_any_figure(data_copy):
+    """The chapters look series up by name; an empty one failed a cell with a KeyError, 90 s into the build."""
+    obs = data_copy / "observations.csv"
+    lines = obs.read_text(encoding="utf-8").splitlines()
+    obs.write_text("\n".join(ln for ln in lines if not ln.startswith("phase23_outsourced_share_large,")) + "\n")
+    assert problems(data_copy) == [
+        f'{data_copy / "series.csv"}, row 39 (line 40), column "series_id": series "phase23_outsourced_share_large" '
+        "has no figure; expected at least one row of observations.csv for it (or remove the series)"
+    ]
