@@ -175,7 +175,8 @@ def problem_lines(stderr: str, data: Path, params: Path) -> list[str]:
     return lines[:-1]
 
 
-def make_cases(tmp: Path) -> list[tuple[str, Path, Path]]:
+def make_cases(tmp: Path) -> list[tuple[str, str, Path, Path]]:
+    """(kind of mutation, what it did, data folder, parameters file) for each case."""
     rng, cases = random.Random(SEED), []
     for i in range(CASES):
         folder = tmp / f"case{i:02d}"
@@ -183,7 +184,7 @@ def make_cases(tmp: Path) -> list[tuple[str, Path, Path]]:
         shutil.copytree(DEFAULT_DATA_DIR, data)
         params.write_bytes(DEFAULT_PARAMS.read_bytes())
         mutation = MUTATIONS[i % len(MUTATIONS)] if i < len(MUTATIONS) else rng.choice(MUTATIONS)
-        cases.append((mutation(rng, data, params), data, params))
+        cases.append((mutation.__name__, mutation(rng, data, params), data, params))
     return cases
 
 
@@ -191,11 +192,11 @@ def test_validate_passes_implies_build_passes(tmp_path):
     cases = make_cases(tmp_path)
     site = tmp_path / "site"
     accepted = []
-    for what, data, params in cases:
+    for kind, what, data, params in cases:
         code, stderr = run("validate", "--data", str(data), "--params", str(params))
         assert code in (0, 1) and "Traceback" not in stderr, (what, stderr)
         if code == 0:
-            accepted.append((what, data, params))
+            accepted.append((kind, what, data, params))
             continue
         problems = problem_lines(stderr, data, params)
         code, built = run("build", "--data", str(data), "--params", str(params), "--site", str(site), "--edition", "x")
@@ -203,7 +204,11 @@ def test_validate_passes_implies_build_passes(tmp_path):
         assert problem_lines(built, data, params) == problems, what  # the build stops at step 1, same message
     print(f"{len(cases)} cases: {len(accepted)} accepted by validate, {len(cases) - len(accepted)} rejected")
     assert 0 < len(accepted) < len(cases)  # both sides of the implication are exercised
-    for i, (what, data, params) in enumerate(random.Random(SEED).sample(accepted, min(FULL_BUILDS, len(accepted)))):
+    # One case for each of FULL_BUILDS kinds of mutation, so that the builds differ in what they try.
+    kinds = random.Random(SEED).sample(sorted({c[0] for c in accepted}), min(FULL_BUILDS, len(accepted)))
+    sample = [next(c for c in accepted if c[0] == kind) for kind in kinds]
+    for i, (_, what, data, params) in enumerate(sample):
+        print(f"building case {i}: {what}")
         result = subprocess.run(
             [sys.executable, "-m", "crobook.cli", "build", "--data", str(data), "--params", str(params)]
             + ["--site", str(site), "--edition", f"case{i}"],
