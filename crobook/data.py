@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from crobook.analysis import CITED_GRADES
 from crobook.schema import TABLES, UNITS, Table
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -531,7 +532,7 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
     return problems
 
 
-DIRECTION_TESTS = ("peak", "falls_after", "rises")
+DIRECTION_TESTS = ("peak", "falls_after", "rises")  # tests of a direction, on each estimator's own figures
 
 
 def direction_problems(frames: dict[str, pd.DataFrame], parts_file: str) -> list[Problem]:
@@ -542,7 +543,7 @@ def direction_problems(frames: dict[str, pd.DataFrame], parts_file: str) -> list
     """
     parts, links = frames["claim_parts"], frames["claim_evidence"]
     independent = frames["observations"].merge(frames["sources"], on="source_id", how="left")
-    independent = independent[~independent["grade"].isin(("as-cited", "as-cited-approximate"))]
+    independent = independent[~independent["grade"].isin(CITED_GRADES)]
     years: dict[str, set[int]] = {}
     for series_id, period in zip(independent["series_id"], independent["period"], strict=True):
         bounds = period_bounds(period)
