@@ -34,9 +34,9 @@ from crobook import __version__, site, webpages
 from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
 from crobook.charts import write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
-from crobook.data import RECORD_ENV, Evidence, load
+from crobook.data import RECORD_ENV, Evidence
 from crobook.errors import BuildError
-from crobook.params import declared, load_params
+from crobook.params import declared, load_inputs
 from crobook.schema import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -387,8 +387,7 @@ def build(
     name = site.check_edition_name(edition_name or __version__)
     log("1/5 checking data and parameters")
     sources = chapters()
-    checked = load_params(params_file, sources)
-    evidence = load(data_dir, as_of=checked.as_of, book=checked.book)
+    checked, evidence = load_inputs(data_dir, params_file, sources)
     params = checked.chapters
     edition = Edition(name=name, fingerprint=fingerprint(evidence, checked.as_dict()), as_of=checked.as_of)
     ledger = assess(evidence).claims

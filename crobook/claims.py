@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from crobook.analysis import CITED_GRADES
-from crobook.data import Evidence, period_bounds
+from crobook.data import DIRECTION_TESTS, Evidence, period_bounds
 from crobook.schema import UNITS
 from crobook.text import number, value_text
 
@@ -39,7 +39,6 @@ SUPPORTED, PARTLY, DEPENDS, CONTRADICTED, NOT_TESTABLE = (
 STATUSES = (SUPPORTED, PARTLY, DEPENDS, CONTRADICTED, NOT_TESTABLE)
 CERTAINTY = ("very low", "low", "moderate", "high")
 TIERS = ("direct", "indirect", "proxy")
-DIRECTION_TESTS = ("peak", "falls_after", "rises")
 EPS = 1e-9
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crobook.data import DataError, load
+from crobook.data import DataError
 from crobook.errors import BuildError
 from crobook.params import ParamsError
 
@@ -16,10 +16,9 @@ UNTOUCHED = {"build": "; nothing was published and the site is as it was"}
 def validate_data(data_dir: Path | None, params_file: Path | None):
     """The same checks as the start of a build: the parameters, then the data against their as-of date."""
     from crobook.build import DEFAULT_PARAMS, chapters
-    from crobook.params import load_params
+    from crobook.params import load_inputs
 
-    checked = load_params(Path(params_file or DEFAULT_PARAMS), chapters())
-    return load(data_dir, as_of=checked.as_of, book=checked.book)
+    return load_inputs(data_dir, Path(params_file or DEFAULT_PARAMS), chapters())[1]
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"

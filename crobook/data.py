@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from crobook.analysis import CITED_GRADES
 from crobook.schema import TABLES, UNITS, Table
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -195,11 +197,46 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
     for i, r in enumerate(body, start=1):
         if len(r) != len(header):
             problems.append(Problem(name, i, None, f"has {len(r)} cells; expected {len(header)} (one per column)"))
+        problems += [
+            Problem(name, i, column, message)
+            for column, cell in zip(header, r, strict=False)
+            if (message := control_character(cell))
+        ]
     if problems:
         return None, problems
     frame = pd.DataFrame(body, columns=header, dtype=str).apply(lambda col: col.str.strip())
     frame.index = range(1, len(frame) + 1)  # data row numbers
     return frame[table.columns], []
+
+
+def control_character(cell: str) -> str | None:
+    """What is wrong with a cell holding a control character, or None.
+
+    A word processor's line break (vertical tab), a page break (form feed), a tab or a line break pasted into a
+    cell are invisible in a spreadsheet but break the PDF or the tables, so every control character (Unicode
+    Cc: C0, DEL, C1) and the Unicode line and paragraph separators are refused, not silently dropped.
+    """
+    for position, char in enumerate(cell, start=1):
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            what = CONTROL_NAMES.get(char) or unicodedata.name(char, "control character")
+            return (
+                f"contains a {what.lower()} (U+{ord(char):04X}) at character {position}, invisible in a spreadsheet "
+                "(a line or page break pasted from a word processor); expected plain text on one line: "
+                "replace it with a space"
+            )
+    return None
+
+
+CONTROL_NAMES = {  # unicodedata has no names for C0 and C1 controls
+    "\t": "tab",
+    "\n": "line break",
+    "\r": "carriage return",
+    "\x0b": "vertical tab",
+    "\x0c": "form feed",
+    "\x00": "null character",
+    "\x7f": "delete character",
+    "\x85": "next-line character",
+}
 
 
 def check_schema(frame: pd.DataFrame, table: Table, name: str) -> list[Problem]:
@@ -275,6 +312,17 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
     problems += reference_problems(
         series, "definition_id", set(frames["definitions"]["definition_id"]), "definitions", data_dir, "series"
     )
+    for row, r in sources.iterrows():
+        if r["check"] == "not checked" and r["grade"] not in UNCHECKED_GRADES:
+            problems.append(
+                Problem(
+                    str(data_dir / "sources.csv"),
+                    int(row),
+                    "check",
+                    f'expected "confirmed" or "not found" for grade {r["grade"]}: "not checked" is only for the '
+                    "article's own figures (as-cited, as-cited-approximate) and secondary reports seen in a copy",
+                )
+            )
     for row, text in sources["published"].items():
         if not date_is_valid(text):
             problems.append(
@@ -282,6 +330,7 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
                     str(data_dir / "sources.csv"), int(row), "published", f'expected a real calendar date, got "{text}"'
                 )
             )
+    problems += empty_series_problems(frames, data_dir)
     known_sources, units = set(sources["source_id"]), dict(zip(series["series_id"], series["unit"]))
     for row, r in obs.iterrows():
         if r["source_id"] not in known_sources:
@@ -326,6 +375,26 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
     return problems
 
 
+def empty_series_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Problem]:
+    """A series without any figure: the chapters look their series up by name and fail on an empty one."""
+    from crobook.approvals import SHARE_SERIES
+
+    with_rows = set(frames["observations"]["series_id"])
+    if len(frames["approvals"]):
+        with_rows.add(SHARE_SERIES)  # its figures are computed from the approvals register at load time
+    return [
+        Problem(
+            str(data_dir / TABLES["series"].file),
+            int(row),
+            "series_id",
+            f'series "{series_id}" has no figure; expected at least one row of observations.csv for it '
+            "(or remove the series)",
+        )
+        for row, series_id in frames["series"]["series_id"].items()
+        if series_id not in with_rows
+    ]
+
+
 def reference_problems(
     frame: pd.DataFrame, column: str, known: set[str], target: str, data_dir: Path, table: str
 ) -> list[Problem]:
@@ -355,6 +424,10 @@ def bound_problems(r: pd.Series, row: int, name: str) -> list[Problem]:
         return [Problem(name, row, "value_high", 'expected an empty cell: only bound "between" has an upper end')]
     return []
 
+
+# Grades whose figures may stay unchecked: the article's own (nothing to check them against) and a secondary
+# report whose original page was not seen. The publisher's own material and an agency's page are checked.
+UNCHECKED_GRADES = ("as-cited", "as-cited-approximate", "secondary")
 
 # What each test of a claim part needs filled in, besides the part's own columns.
 NEEDS = {
@@ -430,6 +503,7 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
                             f'"{part[column]}"; expected a row of observations.csv from an as-cited source',
                         )
                     )
+    problems += direction_problems(frames, parts_file)
     part_keys = set(zip(parts["claim_id"], parts["part"]))
     for row, link in links.iterrows():
         if (link["claim_id"], link["part"]) not in part_keys:
@@ -454,6 +528,63 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
         if bool(link["with_series"]) != bool(link["combine"]):
             problems.append(
                 Problem(links_file, int(row), "combine", "expected with_series and combine both filled, or both empty")
+            )
+    return problems
+
+
+DIRECTION_TESTS = ("peak", "falls_after", "rises")  # tests of a direction, on each estimator's own figures
+
+
+def direction_problems(frames: dict[str, pd.DataFrame], parts_file: str) -> list[Problem]:
+    """A direction test (peak, falls_after, rises) whose period no linked figure reaches would be "not testable"
+    without a word; that is a mistake in the period or in the links, so it is reported.
+
+    A part with no series linked as evidence stays "not testable" (no independent figure was found), as documented.
+    """
+    parts, links = frames["claim_parts"], frames["claim_evidence"]
+    independent = frames["observations"].merge(frames["sources"], on="source_id", how="left")
+    independent = independent[~independent["grade"].isin(CITED_GRADES)]
+    years: dict[str, set[int]] = {}
+    for series_id, period in zip(independent["series_id"], independent["period"], strict=True):
+        bounds = period_bounds(period)
+        if bounds:
+            years.setdefault(series_id, set()).add(bounds[1])  # claims.year_of: a span counts for its last year
+    change_series = {
+        s
+        for s, unit in zip(frames["series"]["series_id"], frames["series"]["unit"], strict=True)
+        if UNITS.get(unit, ("",))[0] == "change"
+    }
+    problems = []
+    for row, part in parts.iterrows():
+        for column in ("from_period", "cited_period"):
+            if part[column] == "n.d.":
+                problems.append(Problem(parts_file, int(row), column, 'expected a period with a year, got "n.d."'))
+        if part["test"] not in DIRECTION_TESTS or "n.d." in (part["from_period"], part["cited_period"]):
+            continue
+        linked = links[
+            (links["claim_id"] == part["claim_id"]) & (links["part"] == part["part"]) & (links["role"] == "evidence")
+        ]["series_id"].tolist()
+        if not linked or not part["cited_period"] or (part["test"] == "rises" and set(linked) & change_series):
+            continue
+        found = set().union(*(years.get(s, set()) for s in linked))
+        end = period_bounds(part["cited_period"])[1]
+        if part["test"] == "rises":
+            start = period_bounds(part["from_period"])[1] if part["from_period"] else end
+            wanted = range(start - int(part["window"]), end + int(part["window"]) + 1)
+            column, what = "from_period", f"from {wanted[0]} to {wanted[-1]}"
+        else:
+            wanted, column, what = (end,), "cited_period", f"for {end}"
+        if not found & set(wanted):
+            have = ", ".join(str(y) for y in sorted(found)) or "none"
+            problems.append(
+                Problem(
+                    parts_file,
+                    int(row),
+                    column,
+                    f"no figure {what} in the series linked to claim {part['claim_id']} part {part['part']} as "
+                    f"evidence ({', '.join(linked)}; years with one: {have}); expected a period the figures "
+                    "reach, or a row of observations.csv for it",
+                )
             )
     return problems
 
@@ -586,6 +717,23 @@ def as_of_problems(frames: dict[str, pd.DataFrame], data_dir: Path, as_of: date)
     return problems
 
 
+def unknown_files(data_dir: Path) -> list[Problem]:
+    """A CSV file that is not one of the tables: a misspelt table name would otherwise be silently ignored."""
+    from crobook.approvals import suggestion
+
+    expected = sorted(table.file for table in TABLES.values())
+    return [
+        Problem(
+            str(path),
+            None,
+            None,
+            "unexpected file; expected only the tables " + ", ".join(expected) + suggestion(path.name, expected),
+        )
+        for path in sorted(data_dir.glob("*"))
+        if path.suffix.lower() == ".csv" and path.name not in expected
+    ]
+
+
 def load(data_dir: Path | str | None = None, as_of: date | None = None, book: dict | None = None) -> Evidence:
     """Read and validate every table; raise DataError listing every problem found.
 
@@ -596,7 +744,7 @@ def load(data_dir: Path | str | None = None, as_of: date | None = None, book: di
 
     book = {"top_n": TOP_N} | (book or {})
     data_dir = Path(data_dir or DEFAULT_DATA_DIR).resolve()
-    frames, problems = {}, []
+    frames, problems = {}, unknown_files(data_dir)
     # The approvals register is optional as a whole: a data folder without any of its files has no approvals.
     register_absent = not any((data_dir / TABLES[key].file).exists() for key in REGISTER)
     for key, table in TABLES.items():

@@ -7,7 +7,9 @@ before anything runs.
 
 from __future__ import annotations
 
+import ast
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,8 +18,9 @@ import jupytext
 import papermill
 import yaml
 
+from crobook.analysis import CITED_GRADES
 from crobook.approvals import TOP_N
-from crobook.data import Problem
+from crobook.data import Evidence, Problem, load
 
 # Handed by the build to the chapters that declare them (see crobook.build), never set in the parameters file.
 RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path", "as_of", "book"}
@@ -176,3 +179,78 @@ def load_params(path: Path, chapters: dict[str, Path]) -> Params:
     if problems:
         raise ParamsError(problems)
     return Params(as_of=as_of, chapters=result, book=book)
+
+
+# ------------------------------------------------------------------ what the parameters need of the data
+#
+# papermill checks nothing, and a value the data cannot serve fails deep inside a cell ("no values to
+# summarise"). So a chapter states here what each parameter needs; `load_inputs` checks it, for the value in the
+# parameters file or else the chapter's default, before anything runs.
+
+
+def _market_base_year(values: dict, evidence: Evidence) -> str | None:
+    """cro-market summarises the market-research figures of series cro_market for its base year."""
+    obs = evidence.tables["observations"]
+    rows = obs[(obs["series_id"] == "cro_market") & ~obs["grade"].isin(CITED_GRADES)]
+    years = sorted({int(y) for y in rows["year"].dropna()})
+    if values["base_year"] in years:
+        return None
+    return (
+        f"no market-research figure of series cro_market for {values['base_year']} "
+        f"({evidence.data_dir / 'observations.csv'}); years with one: {', '.join(map(str, years)) or 'none'}"
+    )
+
+
+def _after_base_year(values: dict, evidence: Evidence) -> str | None:
+    """The projection runs from the base year to the horizon."""
+    if values["horizon_year"] > values["base_year"]:
+        return None
+    return f"expected a year after base_year ({values['base_year']}): the projection runs from one to the other"
+
+
+# (chapter, parameter) -> check of the chapter's values against the data: what is wrong, or None.
+REQUIREMENTS: dict[tuple[str, str], Callable[[dict, Evidence], str | None]] = {
+    ("cro-market", "base_year"): _market_base_year,
+    ("cro-market", "horizon_year"): _after_base_year,
+}
+
+
+def _default(text: str):
+    """A default as papermill reports it (source text) as a value; None when it is not a literal."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+
+
+def requirement_problems(params: Params, evidence: Evidence, path: Path, chapters: dict[str, Path]) -> list[Problem]:
+    """Each chapter parameter checked against the data it needs (see REQUIREMENTS)."""
+    name, problems = str(path), []
+    lines = _key_lines(path.read_text(encoding="utf-8-sig"))
+    for chapter in dict.fromkeys(c for c, _ in REQUIREMENTS):
+        if chapter not in chapters:
+            continue
+        defaults = {key: _default(spec["default"]) for key, spec in declared(chapters[chapter]).items()}
+        values = defaults | params.chapters.get(chapter, {})
+        for (owner, key), check in REQUIREMENTS.items():
+            wrong = check(values, evidence) if owner == chapter else None
+            if wrong is None:
+                continue
+            given = key in params.chapters.get(chapter, {})
+            value = f"{chapter}.{key} = {values[key]!r}" + ("" if given else " (the chapter's default)")
+            hint = "" if given else f"; set {chapter}.{key} in this file to a value the data serve"
+            problems.append(
+                Problem(name, None, f"{chapter}.{key}", f"{value}: {wrong}{hint}", line=lines.get((chapter, key)))
+            )
+    return problems
+
+
+def load_inputs(data_dir: Path | None, params_file: Path, chapters: dict[str, Path]) -> tuple[Params, Evidence]:
+    """The first step of a build and all of `crobook validate`: the parameters, the data read with them, then
+    the parameters against the data. Raises ParamsError or DataError listing every problem."""
+    checked = load_params(params_file, chapters)
+    evidence = load(data_dir, as_of=checked.as_of, book=checked.book)
+    problems = requirement_problems(checked, evidence, params_file, chapters)
+    if problems:
+        raise ParamsError(problems)
+    return checked, evidence

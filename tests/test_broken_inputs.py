@@ -126,6 +126,27 @@ CASES = {
     "empty file": (write("sources.csv", b""), "sources.csv: file is empty; expected a header row: source_id,publisher"),
     "header-only file": (header_only("claims.csv"), "claims.csv: file has a header but no data rows"),
     "bytes that are not UTF-8": (not_utf8, "series.csv, row 1 (line 2): byte 0xe9 at line 2 is not UTF-8"),
+    "vertical tab in a source title": (
+        edit("sources.csv", "(as cited by the article) BIO industry", "(as cited by the article) BIO\vindustry"),
+        'sources.csv, row 1 (line 2), column "title": contains a vertical tab (U+000B) at character 30',
+    ),
+    "not checked on a reported source": (
+        edit("sources.csv", ",reported,,confirmed,", ",reported,,not checked,"),
+        'column "check": expected "confirmed" or "not found" for grade reported',
+    ),
+    "misspelt table file": (
+        write("observation.csv", b"series_id,period\nx,2021\n"),
+        "observation.csv: unexpected file; expected only the tables approvals.csv",
+    ),
+    "peak in a year without figures": (
+        edit("claim_parts.csv", ",peak,venture_dollars,,,,,2021,", ",peak,venture_dollars,,,,,2031,"),
+        'claim_parts.csv, row 6 (line 7), column "cited_period": no figure for 2031 in the series linked to claim C4',
+    ),
+    "base year the data cannot serve": (
+        edit("params", "horizon_year: 2030", "horizon_year: 2030\n  base_year: 2024"),
+        'line 16, column "cro-market.base_year": cro-market.base_year = 2024: no market-research figure of series '
+        "cro_market for 2024",
+    ),
     "YAML syntax error": (edit("params", "horizon_year: 2030", "horizon_year: [2030"), "line 16: YAML syntax error"),
     "unknown parameter": (
         edit("params", "horizon_year: 2030", "horizon: 2030"),
@@ -136,6 +157,14 @@ CASES = {
         "line 15, column \"cro-market.horizon_year\": expected int, got str 'soon'",
     ),
 }
+
+
+PARAMS_CASES = (
+    "YAML syntax error",
+    "unknown parameter",
+    "parameter of the wrong type",
+    "base year the data cannot serve",
+)
 
 
 def published(site: Path) -> dict[str, str]:
@@ -168,11 +197,7 @@ def test_broken_input_is_reported_by_validate_and_build(case, inputs, built_site
         assert "Traceback" not in result.stderr
         assert expected in result.stderr, (command, result.stderr)
         problems = result.stderr.strip().splitlines()
-        where = (
-            str(params)
-            if case in ("YAML syntax error", "unknown parameter", "parameter of the wrong type")
-            else str(data)
-        )
+        where = str(params) if case in PARAMS_CASES else str(data)
         assert all(line.startswith(where) for line in problems[:-1]), problems  # each line names its file
     assert published(site) == before
     assert not (site / "broken").exists()

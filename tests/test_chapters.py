@@ -37,3 +37,19 @@ def test_market_chapter_follows_its_parameters(tmp_path):
     median_2023 = market[market["year"] == 2023]["value"].median()
     assert float(values["market_horizon_base"]) == pytest.approx(median_2023 * 1.05**12)
     assert float(values["market_horizon_high"]) == pytest.approx(median_2023 * 1.09**12)
+
+
+def test_market_chapter_runs_for_a_base_year_its_requirement_accepts(tmp_path):
+    """params.REQUIREMENTS accepts any year with a market-research figure; the chapter must run for it (the earliest
+    such year here, with a single figure), and its paragraph on the unnamed 2023 estimate must not move with it."""
+    from crobook.params import REQUIREMENTS
+
+    evidence = load()
+    check = REQUIREMENTS[("cro-market", "base_year")]
+    accepted = [y for y in range(2000, 2031) if check({"base_year": y}, evidence) is None]
+    assert 2023 in accepted and len(accepted) > 1
+    out = tmp_path / "cro-market.ipynb"
+    run_chapter(CHAPTERS_DIR / "cro-market.md", out, {"data_dir": str(DEFAULT_DATA_DIR), "base_year": accepted[0]})
+    values = glued(out)
+    assert values["market_base_year"] == str(accepted[0])
+    assert values["market_unnamed_year"] == "2023" and values["market_survey_year"] == "2023"

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from crobook.build import DEFAULT_PARAMS, chapters
-from crobook.params import ParamsError, declared, load_params
+from crobook.data import DEFAULT_DATA_DIR
+from crobook.params import ParamsError, declared, load_inputs, load_params
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -81,3 +82,54 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 def test_as_of_must_be_a_date(tmp_path):
     found = messages(write(tmp_path, "as_of: soon\n"))
     assert found == [f"{tmp_path / 'params.yaml'}, line 1, column \"as_of\": expected a date YYYY-MM-DD, got 'soon'"]
+
+
+def input_problems(params: Path, data: Path | None = None) -> list[str]:
+    with pytest.raises(ParamsError) as err:
+        load_inputs(data, params, chapters())
+    return [str(p) for p in err.value.problems]
+
+
+def test_base_year_the_data_cannot_serve_names_the_key_and_the_years_that_can(tmp_path):
+    """Before, base_year 2024 failed inside a cell with "no values to summarise", 90 s into the build."""
+    path = write(tmp_path, "cro-market:\n  horizon_year: 2030\n  base_year: 2024\n")
+    assert input_problems(path) == [
+        f'{path}, line 3, column "cro-market.base_year": cro-market.base_year = 2024: no market-research figure of '
+        f"series cro_market for 2024 ({DEFAULT_DATA_DIR / 'observations.csv'}); years with one: 2014, 2017, 2018, "
+        "2021, 2022, 2023"
+    ]
+
+
+def test_base_year_the_data_serve_is_accepted(tmp_path):
+    checked, evidence = load_inputs(None, write(tmp_path, "cro-market:\n  base_year: 2022\n"), chapters())
+    assert checked.chapters["cro-market"]["base_year"] == 2022 and len(evidence.observations)
+
+
+def test_horizon_must_come_after_the_base_year(tmp_path):
+    found = input_problems(write(tmp_path, "cro-market:\n  horizon_year: 2023\n"))
+    assert found == [
+        f'{tmp_path / "params.yaml"}, line 2, column "cro-market.horizon_year": cro-market.horizon_year = 2023: '
+        "expected a year after base_year (2023): the projection runs from one to the other"
+    ]
+
+
+def test_the_chapters_default_is_checked_too(tmp_path, data_copy):
+    """Data without any market-research figure for 2023 cannot serve cro-market's default base year."""
+    obs = data_copy / "observations.csv"
+    lines = obs.read_text(encoding="utf-8").splitlines()
+    kept = [ln for ln in lines if not (ln.startswith("cro_market,2023,") and "as-cited" not in ln)]
+    assert len(kept) < len(lines)
+    obs.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    found = input_problems(DEFAULT_PARAMS, data_copy)
+    assert found == [
+        f'{DEFAULT_PARAMS}, column "cro-market.base_year": cro-market.base_year = 2023 (the chapter\'s default): no '
+        f"market-research figure of series cro_market for 2023 ({data_copy / 'observations.csv'}); years with one: "
+        "2014, 2017, 2018, 2021, 2022; set cro-market.base_year in this file to a value the data serve"
+    ]
+
+
+def test_every_requirement_names_a_declared_parameter():
+    from crobook.params import REQUIREMENTS
+
+    for chapter, key in REQUIREMENTS:
+        assert key in declared(chapters()[chapter]), (chapter, key)

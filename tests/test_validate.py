@@ -213,3 +213,116 @@ def test_data_readme_documents_every_column_of_every_table():
         assert f"`{table.file}`" in text, table.file
         for column in table.columns:
             assert f"`{column}`" in text, (table.file, column)
+
+
+def test_vertical_tab_in_a_source_title_names_file_row_column_and_character(data_copy):
+    """A word processor's line break (U+000B) fails the PDF; validate names it instead."""
+    replace_in(
+        data_copy / "sources.csv", "(as cited by the article) BIO industry", "(as cited by the article) BIO\vindustry"
+    )
+    found = problems(data_copy)
+    assert found == [
+        f'{data_copy / "sources.csv"}, row 1 (line 2), column "title": contains a vertical tab (U+000B) at character '
+        "30, invisible in a spreadsheet (a line or page break pasted from a word processor); expected plain text on "
+        "one line: replace it with a space"
+    ]
+
+
+@pytest.mark.parametrize("table", ["sources", "series", "observations", "claims", "claim_parts", "approvals"])
+@pytest.mark.parametrize("char", ["\f", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028"])
+def test_control_character_in_any_cell_of_any_table(data_copy, table, char):
+    from crobook.schema import TABLES
+
+    path = data_copy / TABLES[table].file
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[2] = lines[2] + char  # the end of row 2's last cell: a trailing control must not be stripped silently
+    path.write_text("\n".join(lines), encoding="utf-8")
+    found = problems(data_copy)
+    last = TABLES[table].columns[-1]
+    assert len(found) == 1, found
+    assert found[0].startswith(f'{path}, row 2 (line 3), column "{last}": contains a ')
+    assert f"(U+{ord(char):04X})" in found[0] and "replace it with a space" in found[0]
+
+
+def test_unknown_csv_file_is_an_error_with_a_suggestion(data_copy):
+    (data_copy / "observation.csv").write_text("series_id,period\nx,2021\n", encoding="utf-8")
+    (data_copy / "notes.txt").write_text("scratch\n", encoding="utf-8")  # only CSV files are tables
+    found = problems(data_copy)
+    assert len(found) == 1
+    assert found[0].startswith(f"{data_copy / 'observation.csv'}: unexpected file; expected only the tables ")
+    assert found[0].endswith('; did you mean "observations.csv"?')
+
+
+@pytest.mark.parametrize("grade", ["reported", "official"])
+def test_not_checked_on_a_checked_grade(data_copy, grade):
+    path = data_copy / "sources.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[3].startswith("iqvia-ebp-2022,") and ",reported,,confirmed," in lines[3]
+    lines[3] = lines[3].replace(",reported,,confirmed,", f",{grade},,not checked,")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = problems(data_copy)
+    assert found == [
+        f'{path}, row 3 (line 4), column "check": expected "confirmed" or "not found" for grade {grade}: '
+        '"not checked" is only for the article\'s own figures (as-cited, as-cited-approximate) and secondary '
+        "reports seen in a copy"
+    ]
+
+
+def test_not_checked_stays_valid_for_the_articles_own_figures():
+    sources = load().sources
+    unchecked = sources[sources["check"] == "not checked"]
+    assert len(unchecked) and set(unchecked["grade"]) <= {"as-cited", "as-cited-approximate", "secondary"}
+
+
+def test_direction_part_whose_period_no_linked_figure_reaches(data_copy):
+    """Before, a peak in a year with no figure was silently "not testable"."""
+    replace_in(data_copy / "claim_parts.csv", ",peak,venture_dollars,,,,,2021,", ",peak,venture_dollars,,,,,2031,")
+    found = problems(data_copy)
+    assert len(found) == 1
+    assert found[0].startswith(
+        f'{data_copy / "claim_parts.csv"}, row 6 (line 7), column "cited_period": no figure for 2031 in the series '
+        "linked to claim C4 part a as evidence (biopharma_vc_pitchbook, "
+    )
+    assert "years with one: 2015, 2019, 2020, 2021, 2022, 2023, 2024, 2025)" in found[0]
+
+
+def test_rises_whose_window_no_linked_figure_reaches(data_copy):
+    part = "C7,a,Total annual trial spend across all phases is expected to rise significantly.,rises,trial_spend,,,,"
+    replace_in(data_copy / "claim_parts.csv", part + "2022,2026,,1,", part + "2010,2014,,1,")
+    # link a spend series as evidence, so that the part is meant to be tested
+    path = data_copy / "claim_evidence.csv"
+    path.write_text(path.read_text(encoding="utf-8") + "C7,a,contract_clinical_services_spend,,,evidence,\n")
+    found = problems(data_copy)
+    assert len(found) == 1 and 'column "from_period": no figure from 2009 to 2015 in the series linked' in found[0]
+
+
+def test_part_without_linked_evidence_stays_not_testable():
+    from crobook.claims import assess
+
+    parts = assess(load()).parts.set_index(["claim_id", "part"])
+    assert parts.loc[("C7", "a"), "status"] == "not testable"
+    assert "no independent figure was found" in parts.loc[("C7", "a"), "detail"].lower()
+
+
+def test_claim_period_n_d(data_copy):
+    replace_in(
+        data_copy / "claim_parts.csv",
+        ",falls_after,venture_dollars,,,,,2021,",
+        ",falls_after,venture_dollars,,,,,n.d.,",
+    )
+    found = problems(data_copy)
+    assert found == [
+        f'{data_copy / "claim_parts.csv"}, row 7 (line 8), column "cited_period": '
+        'expected a period with a year, got "n.d."'
+    ]
+
+
+def test_series_without_any_figure(data_copy):
+    """The chapters look series up by name; an empty one failed a cell with a KeyError, 90 s into the build."""
+    obs = data_copy / "observations.csv"
+    lines = obs.read_text(encoding="utf-8").splitlines()
+    obs.write_text("\n".join(ln for ln in lines if not ln.startswith("phase23_outsourced_share_large,")) + "\n")
+    assert problems(data_copy) == [
+        f'{data_copy / "series.csv"}, row 39 (line 40), column "series_id": series "phase23_outsourced_share_large" '
+        "has no figure; expected at least one row of observations.csv for it (or remove the series)"
+    ]
