@@ -79,7 +79,12 @@ def dataset(tmp_path: Path, observations: list[tuple], parts: list[dict], links:
     write(
         data / "series.csv",
         ["series_id", "claim", "label", "description", "unit", "measure", "definition_id", "geography"],
-        [(s, "C1", s.title(), f"Series {s}", unit, measure, d, "global") for s, unit, measure, d in SERIES],
+        # only series with a figure: a series without one is refused (see crobook.data.empty_series_problems)
+        [
+            (s, "C1", s.title(), f"Series {s}", unit, measure, d, "global")
+            for s, unit, measure, d in SERIES
+            if s in {o[0] for o in observations}
+        ],
     )
     rows = []
     for o in observations:
