@@ -22,7 +22,9 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -169,6 +171,19 @@ def _ignore_signals() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done (then stop the build as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _descendants(pids: list[int]) -> list[psutil.Process]:
@@ -536,18 +551,22 @@ def build(
     check_tools()
     previous = previous_edition(site_dir, name)
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
+    published = False
     try:
         with site.locked(work / ".lock"):  # tells `site.repair` in other builds that this folder is in use
             record = manifest(edition, evidence, checked.as_dict(), ledger, previous, variant)
             target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
             t = time.perf_counter()
             may_be_latest = latest if latest is not None else not variant
-            _ignore_signals()  # publishing takes a moment and must not stop half-way; the build ends right after
-            site.publish(target, site_dir, name, replace=replace, may_be_latest=may_be_latest)
+            with _signals_held():  # publishing takes a moment and must not stop half-way
+                site.publish(target, site_dir, name, replace=replace, may_be_latest=may_be_latest)
+                published = True
             step(f"published as {site_dir / name}", t)
     except KeyboardInterrupt:
         _ignore_signals()
         stop_tools()
+        if published:
+            raise BuildError(f"interrupted after edition {name} was published", site_untouched=False) from None
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -173,12 +173,13 @@ def site_lock(site: Path):
     return locked(site / ".lock")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, fault_point: str = "") -> None:
     """Readers see the old or the new file, never a part; a failure leaves no temporary file."""
     temporary = path.with_name(f".index-{uuid.uuid4().hex}")
     try:
         with temporary.open("w", encoding="utf-8") as handle:
             handle.write(text)
+            fault(fault_point)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -262,12 +263,12 @@ def point_latest(site: Path) -> None:
         _point(site / "latest", latest["edition"])
 
 
-def write_index(site: Path) -> None:
+def write_index(site: Path, fault_point: str = "") -> None:
     """Rewrite the index from the published editions, only if it changed."""
     page = index_page(site)
     index = site / "index.html"
     if not index.is_file() or index.read_text(encoding="utf-8") != page:
-        _write_atomic(index, page)
+        _write_atomic(index, page, fault_point)
 
 
 def _migrate(site: Path) -> None:
@@ -314,8 +315,8 @@ def repair(site: Path) -> None:
             if ours:
                 shutil.rmtree(work, ignore_errors=True)
     if links or (site / "index.html").exists():
-        point_latest(site)
         write_index(site)
+        point_latest(site)
 
 
 def same_inputs(published: dict, inputs: str) -> bool:
@@ -354,10 +355,11 @@ def publish(staged: Path, site: Path, name: str, replace: bool = False, may_be_l
             raise
         try:
             fault("publish:after-link")
+            # The index first: after a crash here it lists every published edition; `latest` follows at once
+            write_index(site, "publish:writing-index")
+            fault("publish:after-index")
             point_latest(site)
             fault("publish:after-latest")
-            write_index(site)
-            fault("publish:after-index")
         except OSError as err:
             raise BuildError(
                 f"edition {name} is published, but latest and the index could not be updated "
