@@ -553,7 +553,7 @@ def build(
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
     published = False
     try:
-        with site.locked(work / ".lock"):  # tells `site.repair` in other builds that this folder is in use
+        with site.work_folder_held(work):  # tells `site.repair` in other builds that this folder is in use
             record = manifest(edition, evidence, checked.as_dict(), ledger, previous, variant)
             target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
             t = time.perf_counter()

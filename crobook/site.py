@@ -168,6 +168,33 @@ def locked(path: Path, wait: bool = True) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def work_folder_held(work: Path) -> Iterator[None]:
+    """Mark a work folder as in use for as long as its build runs (the lock ends with the process, however it
+    ends). The lock file gets its name only once locked, so `repair` never sees it unlocked while in use."""
+    temporary = work / f".lock-{uuid.uuid4().hex}"
+    with temporary.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        os.rename(temporary, work / ".lock")
+        yield
+
+
+def _in_use(work: Path) -> bool:
+    try:
+        handle = (work / ".lock").open("r")
+    except FileNotFoundError:  # not locked yet: a build just made it, unless it is old
+        try:
+            return time.time() - work.stat().st_mtime < 3600
+        except FileNotFoundError:
+            return True  # gone already
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
 def site_lock(site: Path):
     """Only one build changes the published site at a time."""
     return locked(site / ".lock")
@@ -306,14 +333,8 @@ def repair(site: Path) -> None:
         for path in [*site.glob(pattern), *site.glob(f"{STORE}/{pattern}")]:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink()
     for work in site.glob(".work-*"):
-        try:
-            if time.time() - work.stat().st_mtime < 10:  # just created: its build may not hold its lock yet
-                continue
-        except FileNotFoundError:  # removed by its own build meanwhile
-            continue
-        with locked(work / ".lock", wait=False) as ours:  # a running build holds its work folder's lock
-            if ours:
-                shutil.rmtree(work, ignore_errors=True)
+        if not _in_use(work):
+            shutil.rmtree(work, ignore_errors=True)
     if links or (site / "index.html").exists():
         write_index(site)
         point_latest(site)

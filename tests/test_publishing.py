@@ -241,11 +241,11 @@ def test_leftovers_of_dead_builds_are_removed_but_not_a_running_builds_work_fold
     dead, running = two_editions / ".work-dead", two_editions / ".work-running"
     for folder in (dead, running, two_editions / ".trash-old"):
         (folder / "edition").mkdir(parents=True)
-        os.utime(folder, (time.time() - 60, time.time() - 60))
+    (dead / ".lock").write_text("", encoding="utf-8")  # its build died: nothing holds the lock
     (two_editions / ".index-0123.html").write_text("", encoding="utf-8")
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.flock(f, fcntl.LOCK_EX); "
-         "print('held', flush=True); time.sleep(60)", str(running / ".lock")],
+        [sys.executable, "-c", "import sys,time; from pathlib import Path; from crobook import site\n"
+         "with site.work_folder_held(Path(sys.argv[1])): print('held', flush=True); time.sleep(60)", str(running)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -318,3 +318,19 @@ def test_the_default_edition_name_changes_with_the_data():
 
     assert default_name("0123456789", date(2026, 6, 30)) == f"{__version__}-2026-06-30-0123456789"
     assert site.check_edition_name(default_name("0123456789", date(2026, 6, 30)))
+
+
+def test_a_cache_folder_removed_during_a_build_only_costs_a_rerun(tmp_path):
+    from crobook.cache import ChapterCache
+
+    out = tmp_path / "out"
+    (out / "views").mkdir(parents=True)
+    for ext in ("csv", "json"):
+        (out / "views" / f"view.{ext}").write_text("1", encoding="utf-8")
+    (out / "ch.ipynb").write_text("{}", encoding="utf-8")
+    cache = ChapterCache(tmp_path / "cache")
+    cache.store("ch", "k1", out, ["a.csv"], ["view"])
+    shutil.rmtree(tmp_path / "cache")
+    assert cache.reads("ch") is None and cache.restore("ch", "k1", tmp_path / "elsewhere") is False
+    cache.store("ch", "k2", out, ["a.csv"], ["view"])  # the folder is made again
+    assert cache.restore("ch", "k2", tmp_path / "again") and (tmp_path / "again" / "views" / "view.csv").is_file()
