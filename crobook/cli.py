@@ -56,6 +56,15 @@ def diff_editions(old: str, new: str, site_dir: Path | None) -> str:
     return report(compare(before, after), before["edition"], after["edition"])  # "latest" by its name
 
 
+def failure(command: str, message: str, untouched: str) -> None:
+    """One line when the cause fits on one; a tool's own lines (Sphinx, TeX) follow a first line otherwise."""
+    if "\n" in message:
+        print(f"{command} failed: {message}", file=sys.stderr)
+        print(f"nothing done{untouched}.", file=sys.stderr)
+    else:
+        print(f"{command} failed: {message}{untouched}.", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crobook", description="Build and check the Biotech–CRO Evidence Book.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,15 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(err.problems)} problem(s) found{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
         return 1
     except BuildError as err:
-        print(f"{args.command} failed: {err}", file=sys.stderr)
-        if err.site_untouched:
-            print(f"nothing done{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
+        untouched = UNTOUCHED.get(args.command, "") if err.site_untouched else ""
+        failure(args.command, str(err), untouched)
         return 1
     except OSError as err:  # a folder that cannot be written, a full disk: say which and what to do
         from crobook.site import describe
 
-        print(f"{args.command} failed: {describe(err)}", file=sys.stderr)
-        print(f"nothing done{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
+        failure(args.command, describe(err), UNTOUCHED.get(args.command, ""))
         return 1
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
