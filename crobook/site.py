@@ -68,7 +68,7 @@ def fault(point: str) -> None:
     if action == "exit":
         os._exit(137)
     if action == "enospc":
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "(fault injected at " + point + ")")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"fault injected at {point}")
     if action == "pause":
         print(f"fault {point}", flush=True)
         while True:
