@@ -129,11 +129,12 @@ def test_every_page_shows_its_edition_and_links_the_others(site, second):
             continue
         assert "Edition <strong>second</strong>" in text, page
         nav = re.search(r'<nav class="crobook-editions".*?</nav>', text, flags=re.S).group(0)
-        targets = {(page.parent / href).resolve() for href in re.findall(r'href="([^"]+)"', nav)}
-        assert (site / "first" / "html" / "index.html").resolve() in targets, page
-        assert (site / "index.html").resolve() in targets, page
+        # as a browser resolves them: by the address, not by where the edition's link points on disk
+        targets = {Path(os.path.normpath(page.parent / href)) for href in re.findall(r'href="([^"]+)"', nav)}
+        assert site / "first" / "html" / "index.html" in targets, page
+        assert site / "index.html" in targets, page
         if page.name != "changes.html":  # on that page itself Sphinx links to "#"
-            assert (site / "second" / "html" / "chapters" / "changes.html").resolve() in targets, page
+            assert site / "second" / "html" / "chapters" / "changes.html" in targets, page
 
 
 def test_diff_command_prints_the_same(site, second):
