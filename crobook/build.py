@@ -157,13 +157,12 @@ def _watch_parent(parent: int) -> None:
 
 
 def stop_processes(processes: list[psutil.Process]) -> None:
-    """SIGKILL processes that may already be gone, and reap them."""
+    """SIGKILL processes that may already be gone (their parents or init reap them; waiting could take long)."""
     for process in processes:
         try:
             process.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(processes, timeout=3)
 
 
 def _ignore_signals() -> None:
