@@ -334,3 +334,57 @@ def test_a_cache_folder_removed_during_a_build_only_costs_a_rerun(tmp_path):
     assert cache.reads("ch") is None and cache.restore("ch", "k1", tmp_path / "elsewhere") is False
     cache.store("ch", "k2", out, ["a.csv"], ["view"])  # the folder is made again
     assert cache.restore("ch", "k2", tmp_path / "again") and (tmp_path / "again" / "views" / "view.csv").is_file()
+
+
+@pytest.fixture
+def quick_build(monkeypatch):
+    """`crobook.build.build` with the chapters, Sphinx and TeX replaced by a fake edition: everything around
+    them (names, up to date, refusal, previous, variants, publishing) runs for real, in seconds."""
+    from crobook import build as building
+
+    def fake_build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force):
+        folder = staged(work, edition.name)
+        (folder / "manifest.json").write_text(json.dumps(record), encoding="utf-8")
+        return folder
+
+    monkeypatch.setattr(building, "_build_in", fake_build_in)
+    monkeypatch.setattr(building, "check_tools", lambda: None)
+    return building.build
+
+
+def test_new_data_makes_a_new_default_edition_and_never_overwrites_one(quick_build, data_copy, tmp_path, capsys):
+    site_dir = tmp_path / "site"
+    first = quick_build(site_dir=site_dir).name
+    assert re.fullmatch(r"\d+\.\d+\.\d+-\d{4}-\d\d-\d\d-[0-9a-f]{10}", first)
+    assert quick_build(site_dir=site_dir).name == first and "up to date" in capsys.readouterr().out
+    observations = data_copy / "observations.csv"
+    observations.write_text(
+        observations.read_text(encoding="utf-8").replace(
+            "ebp_share_rd_pipeline,2021,65,", "ebp_share_rd_pipeline,2021,55,"
+        ),
+        encoding="utf-8",
+    )
+    second = quick_build(data_dir=data_copy, site_dir=site_dir).name
+    assert second != first and listed(site_dir) == [second, first]
+    assert site.edition(site_dir, second)["previous"] == first and os.readlink(site_dir / "latest") == second
+    with pytest.raises(BuildError, match=f"edition {first} is already published from other inputs"):
+        quick_build(data_dir=data_copy, site_dir=site_dir, edition_name=first)
+    quick_build(data_dir=data_copy, site_dir=site_dir, edition_name=first, replace=True)
+    replaced_first = site.edition(site_dir, first)
+    assert replaced_first["previous"] == second  # the latest when it started, not itself
+    assert [m["edition"] for m in site.replaced(site_dir)] == [first]
+    assert_whole(site_dir)
+
+
+def test_a_variant_build_stays_beside_the_main_line(quick_build, tmp_path):
+    site_dir = tmp_path / "site"
+    main = quick_build(site_dir=site_dir).name
+    params = tmp_path / "top10.yaml"
+    from crobook.build import DEFAULT_PARAMS
+
+    params.write_text(DEFAULT_PARAMS.read_text(encoding="utf-8").replace("top_n: 20", "top_n: 10"), encoding="utf-8")
+    quick_build(params_file=params, site_dir=site_dir, edition_name="top10", variant=True)
+    assert os.readlink(site_dir / "latest") == main and site.edition(site_dir, "top10")["variant"] is True
+    assert ">top10</a> (variant)" in (site_dir / "index.html").read_text(encoding="utf-8")
+    quick_build(params_file=params, site_dir=site_dir, edition_name="top10-latest", variant=True, latest=True)
+    assert os.readlink(site_dir / "latest") == "top10-latest"
