@@ -296,10 +296,14 @@ today = {today!r}
 
 def stop_tools() -> None:
     for process in list(RUNNING):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
 
 
 TOOLS = {
@@ -356,6 +360,9 @@ def run(command: list[str], what: str, env: dict | None = None) -> None:
     RUNNING.add(process)
     try:
         stdout, stderr = process.communicate()
+    except BaseException:  # interrupted while waiting in this thread
+        _kill_group(process)
+        raise
     finally:
         RUNNING.discard(process)
     if process.returncode != 0:
