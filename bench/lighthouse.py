@@ -76,7 +76,7 @@ def score(lighthouse: str, url: str) -> dict:
 
 def main() -> None:
     edition = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "_build" / "site" / "latest"
-    edition = edition.resolve()
+    edition = edition.absolute()  # not resolved: an edition's name is a link into the site's _editions/
     lighthouse = os.environ.get("LIGHTHOUSE", "lighthouse")
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Gzipped, directory=str(edition.parent)))
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -24,7 +24,8 @@ class Quiet(SimpleHTTPRequestHandler):
 
 
 def weigh(edition: Path) -> list[tuple[str, int, int, bool]]:
-    site = edition.resolve().parent
+    edition = edition.absolute()  # not resolved: an edition's name is a link into the site's _editions/
+    site = edition.parent
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_port}/"

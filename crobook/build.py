@@ -11,16 +11,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -28,6 +33,7 @@ from pathlib import Path
 
 import jupytext
 import papermill
+import psutil
 import yaml
 
 from crobook import __version__, site, webpages
@@ -90,14 +96,29 @@ def fingerprint(evidence: Evidence, params: dict) -> str:
     return digest.hexdigest()[:10]
 
 
-def inputs_digest(edition: Edition, previous: dict | None) -> str:
-    """Everything an edition is made from besides data and parameters: code, chapters, book configuration."""
+def default_name(fingerprint: str, as_of: date, site_dir: Path | None = None) -> str:
+    """`<version>-<as-of date>-<fingerprint>`: new data or parameters give a new edition name. In `site_dir`,
+    the first of that name, `<name>-2`, `<name>-3`… that is free or was built from the same inputs: a change of
+    code alone gives a new edition too, never a refusal."""
+    base = f"{__version__}-{as_of.isoformat()}-{fingerprint}"
+    for number in itertools.count(1):
+        name = base if number == 1 else f"{base}-{number}"
+        existing = site.edition(site_dir, name) if site_dir is not None else None
+        if existing is None or site.same_inputs(existing, inputs_digest(Edition(name, fingerprint, as_of))):
+            return name
+    raise AssertionError("unreachable")
+
+
+def inputs_digest(edition: Edition) -> str:
+    """What an edition name promises: its data and parameters, code, chapters and book configuration.
+
+    The previous edition (what the What changed page compares with) is not part of it: rebuilding an edition
+    after a newer one was published gives the same edition."""
     digest = hashlib.sha256()
     digest.update(f"{edition.name}\0{edition.fingerprint}\0{code_digest()}\0".encode())
     for path in [*chapters().values(), ROOT / "_config.yml", ROOT / "_toc.yml"]:
         digest.update(f"{path.name}\0{file_digest(path)}\0".encode())
     digest.update(folder_digest(ROOT / "_static").encode() + folder_digest(ROOT / "_templates").encode())
-    digest.update(((previous or {}).get("inputs") or "").encode())
     return digest.hexdigest()
 
 
@@ -127,10 +148,61 @@ def run_chapter(source: Path, output: Path, parameters: dict, record: Path | Non
     return time.perf_counter() - start
 
 
-def _quiet_kernels() -> None:
+def _start_worker(parent: int) -> None:
     # Kernels inherit the worker's stderr and log start-up chatter there; failures reach us as exceptions.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    # A Ctrl-C at the terminal goes to the build, which stops the workers itself (so no worker tracebacks).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker and its kernel when the build is gone (killed with SIGKILL, it could not stop us)."""
+    while os.getppid() == parent:
+        time.sleep(0.3)
+    stop_processes(psutil.Process().children(recursive=True))
+    os._exit(1)
+
+
+def stop_processes(processes: list[psutil.Process]) -> None:
+    """SIGKILL processes that may already be gone (their parents or init reap them; waiting could take long)."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+
+
+def _ignore_signals() -> None:
+    """Once a build is stopping, a second Ctrl-C or SIGTERM must not interrupt the clean-up."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done (then stop the build as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _descendants(pids: list[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            found += [process, *process.children(recursive=True)]
+        except psutil.Error:
+            pass
+    return found
 
 
 def execute_chapters(
@@ -154,7 +226,7 @@ def execute_chapters(
     waves = [[s for s in sources if s not in late], sorted(late)]
     workers = max(1, min(len(sources), os.cpu_count() or 1))
     done = executed = 0
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_quiet_kernels)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(os.getpid(),))
     try:
         for wave in waves:
             if wave and wave[0] in late:
@@ -164,6 +236,7 @@ def execute_chapters(
                 names = declared_names(sources[stem])
                 given = {k: v for k, v in handed.items() if k in names or k == "data_dir"}
                 hashed = {k: v for k, v in handed_digests.items() if k in names}
+                site.fault("chapters")
                 reads = chapter_cache.reads(stem)
                 if reads is not None and not force:
                     key = chapter_key(sources[stem], params.get(stem, {}), reads, data_dir, hashed)
@@ -191,11 +264,12 @@ def execute_chapters(
                 key = chapter_key(sources[stem], params.get(stem, {}), reads, data_dir, hashed)
                 chapter_cache.store(stem, key, out_dir, reads, views, found.get("files", []))
                 log(f"  [{done}/{len(sources)}] {stem}: ran in {seconds:.1f} s (reads {', '.join(reads) or 'no data'})")
-    except BaseException:
-        # An interrupt or a failed chapter: stop the chapters running now (their kernels exit with their worker)
-        # and drop the ones not yet started, rather than run them all first.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
+    except BaseException as err:
+        # An interrupt or a failed chapter: kill the chapters running now with their kernels and drop the
+        # ones not yet started, rather than run them all first.
+        if isinstance(err, KeyboardInterrupt):
+            _ignore_signals()
+        stop_processes(_descendants(list(getattr(pool, "_processes", None) or {})))
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -229,6 +303,35 @@ today = {today!r}
 """
 
 
+def stop_tools() -> None:
+    for process in list(RUNNING):
+        _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
+TOOLS = {
+    "latexmk": "the PDF needs TeX",
+    "xelatex": "the PDF needs TeX",
+    "make": "Sphinx runs make to build the PDF",
+}
+
+
+def check_tools() -> None:
+    """Fail before any work when a program the build runs is missing."""
+    for tool, why in TOOLS.items():
+        if shutil.which(tool) is None:
+            raise BuildError(
+                f"{tool} is not on PATH ({why}): install the Debian TeX packages with `make tex` "
+                "(latexmk, texlive-xetex and the others listed in the Makefile), or add their folder to PATH"
+            )
+
+
 def stage(work: Path, edition: Edition, others: list[str]) -> Path:
     """Copy the book's configuration into the work folder, with the edition written in."""
     src = work / "src"
@@ -255,10 +358,24 @@ def stage(work: Path, edition: Edition, others: list[str]) -> Path:
     return src
 
 
+RUNNING: set[subprocess.Popen] = set()  # tools running now, killed with their children if the build stops
+
+
 def run(command: list[str], what: str, env: dict | None = None) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).splitlines()
+    # A session of its own: latexmk's TeX runs die with it, and a Ctrl-C reaches only the build, which stops them.
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    RUNNING.add(process)
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:  # interrupted while waiting in this thread
+        _kill_group(process)
+        raise
+    finally:
+        RUNNING.discard(process)
+    if process.returncode != 0:
+        output = (stdout + stderr).splitlines()
         lines = [ln for ln in output if "WARNING" in ln or "ERROR" in ln or "Error" in ln or ln.startswith("!")]
         raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
 
@@ -275,7 +392,9 @@ def sphinx(src: Path, out: Path, builder: str, as_of: date) -> None:
     )
 
 
-def manifest(edition: Edition, evidence: Evidence, params: dict, ledger, previous: dict | None) -> dict:
+def manifest(
+    edition: Edition, evidence: Evidence, params: dict, ledger, previous: dict | None, variant: bool = False
+) -> dict:
     commit, dirty = site.git_commit(ROOT)
     return {
         "edition": edition.name,
@@ -283,8 +402,10 @@ def manifest(edition: Edition, evidence: Evidence, params: dict, ledger, previou
         "git_commit": commit,
         "git_dirty": dirty,
         "fingerprint": edition.fingerprint,
-        "inputs": inputs_digest(edition, previous),
+        "inputs": inputs_digest(edition),
+        "variant": variant,
         "previous": previous["edition"] if previous else None,
+        "previous_id": previous["id"] if previous else None,  # its folder: the name may be replaced later
         "parameters": params,
         "data": data_digests(evidence.data_dir),
         "claims": dict(zip(ledger["claim_id"], ledger["status"], strict=True)),
@@ -352,6 +473,7 @@ def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) ->
     parameters it was built from."""
     data_dir = evidence.data_dir
     edition_dir = work / "edition"
+    site.fault("assemble")
     shutil.copytree(work / "html" / "html", edition_dir / "html")
     root_page(edition_dir / "html" / "index.html", record["edition"], record["fingerprint"])
     webpages.lighten(edition_dir / "html")
@@ -365,6 +487,7 @@ def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) ->
     with zipfile.ZipFile(edition_dir / "data.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted((edition_dir / "data").iterdir()):
             archive.writestr(zipfile.ZipInfo(f"data/{path.name}"), path.read_bytes(), zipfile.ZIP_DEFLATED)
+    site.fault("manifest")
     (edition_dir / "manifest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     ledger = assess(evidence)
     ledger_table(ledger).to_csv(edition_dir / "ledger.csv", index=False, lineterminator="\n")
@@ -373,43 +496,83 @@ def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) ->
     return edition_dir
 
 
+def previous_edition(site_dir: Path, name: str) -> dict | None:
+    """What a new edition `name` is compared with: the edition `latest` meant when the build started. When that
+    is `name` itself (a rebuild or replacement), its own previous, so an edition never follows itself."""
+    latest = site.newest(site_dir)
+    if latest is None or latest["edition"] != name:
+        return latest
+    earlier = latest.get("previous_id")
+    return site.edition_folder(site_dir, earlier) if earlier else None
+
+
 def build(
     data_dir: Path | None = None,
     params_file: Path | None = None,
     site_dir: Path | None = None,
     edition_name: str | None = None,
     force: bool = False,
+    replace: bool = False,
+    variant: bool = False,
+    latest: bool | None = None,
 ) -> Path:
-    """Build an edition into `site_dir` and return its folder. Raises DataError, ParamsError or BuildError."""
+    """Build an edition into `site_dir` and return its folder. Raises DataError, ParamsError or BuildError.
+
+    `edition_name` defaults to `default_name`. A published edition of that name built from other inputs is
+    replaced only with `replace`. A `variant` does not become `latest` unless `latest` is True.
+    """
     started = time.perf_counter()
     params_file = Path(params_file or DEFAULT_PARAMS).resolve()
     site_dir = Path(site_dir or DEFAULT_SITE).resolve()
-    name = site.check_edition_name(edition_name or __version__)
+    if edition_name is not None:
+        site.check_edition_name(edition_name)
     log("1/5 checking data and parameters")
     sources = chapters()
     checked, evidence = load_inputs(data_dir, params_file, sources)
     params = checked.chapters
-    edition = Edition(name=name, fingerprint=fingerprint(evidence, checked.as_dict()), as_of=checked.as_of)
+    digest = fingerprint(evidence, checked.as_dict())
+    name = edition_name if edition_name is not None else default_name(digest, checked.as_of, site_dir)
+    site.check_edition_name(name)
+    edition = Edition(name=name, fingerprint=digest, as_of=checked.as_of)
     ledger = assess(evidence).claims
     step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
     for row in ledger.itertuples():
         log(f"  {row.claim_id}: {row.status}" + (f" ({row.certainty} certainty)" if row.certainty else ""))
     log(f"  claims: {summary(ledger)}")
-    previous = site.previous(site_dir, name)
-    existing = site_dir / name / "manifest.json"
-    if not force and existing.is_file():
-        if json.loads(existing.read_text(encoding="utf-8")).get("inputs") == inputs_digest(edition, previous):
-            log(f"edition {name} is up to date in {site_dir}; nothing to do (use --force to rebuild it)")
-            return site_dir / name
     site_dir.mkdir(parents=True, exist_ok=True)
+    with site.site_lock(site_dir):
+        site.repair(site_dir)  # a crashed or killed build may have left the index stale, or folders behind
+    existing = site.edition(site_dir, name)
+    if existing is not None and not force and site.same_inputs(existing, inputs_digest(edition)):
+        log(f"edition {name} is up to date in {site_dir}; nothing to do (use --force to rebuild it)")
+        return site_dir / name
+    if existing is not None and not replace and not site.same_inputs(existing, inputs_digest(edition)):
+        raise BuildError(site.refusal(name))
+    check_tools()
+    previous = previous_edition(site_dir, name)
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
+    published = False
     try:
-        record = manifest(edition, evidence, checked.as_dict(), ledger, previous)
-        target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
+        with site.work_folder_held(work):  # tells `site.repair` in other builds that this folder is in use
+            record = manifest(edition, evidence, checked.as_dict(), ledger, previous, variant)
+            target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
+            t = time.perf_counter()
+            may_be_latest = latest if latest is not None else not variant
+            with _signals_held():  # publishing takes a moment and must not stop half-way
+                site.publish(target, site_dir, name, replace=replace, may_be_latest=may_be_latest)
+                published = True
+            step(f"published as {site_dir / name}", t)
+    except KeyboardInterrupt:
+        _ignore_signals()
+        stop_tools()
+        if published:
+            raise BuildError(f"interrupted after edition {name} was published", site_untouched=False) from None
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    target = site_dir / name
     log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
-    return target
+    return site_dir / name
 
 
 def _build_in(
@@ -455,19 +618,25 @@ def _build_in(
     if (out_dir / "views" / "charts").is_dir():  # the charts' static SVGs, served as _static/charts/
         shutil.copytree(out_dir / "views" / "charts", src / "_static" / "charts", dirs_exist_ok=True)
     log("3/5 building website and PDF, side by side")
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
         jobs = [
             pool.submit(sphinx, src, work / "html", "html", edition.as_of),
             pool.submit(sphinx, src, work / "latex", "latexpdf", edition.as_of),
         ]
         for job in jobs:
             job.result()
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):
+            _ignore_signals()
+        stop_tools()  # the other of the two would otherwise run on to its end
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     missing_glyphs(work / "latex" / "latex" / "book.log", evidence.data_dir)
     t = step("website and PDF", t)
     log("4/5 assembling the edition")
     edition_dir = assemble(work, evidence, params_file, record)
-    t = step("assembled", t)
+    step("assembled", t)
     log("5/5 publishing")
-    target = site.publish(edition_dir, site_dir, edition.name)
-    step(f"published as {target}", t)
-    return target
+    return edition_dir

@@ -70,23 +70,39 @@ class ChapterCache:
     root: Path  # <site>/.cache
 
     def reads(self, stem: str) -> list[str] | None:
-        """The data files the chapter read when it last ran, or None if it never ran."""
-        path = self.root / f"{stem}.json"
-        return json.loads(path.read_text(encoding="utf-8"))["reads"] if path.is_file() else None
+        """The data files the chapter read when it last ran, or None if it never ran (or the cache is gone)."""
+        try:
+            return json.loads((self.root / f"{stem}.json").read_text(encoding="utf-8"))["reads"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
 
     def restore(self, stem: str, key: str, out_dir: Path) -> bool:
         """Copy the stored notebook and views into `out_dir` if a run with this key is stored."""
         stored = self.root / stem / key
-        if not (stored / f"{stem}.ipynb").is_file():
+        try:
+            shutil.copytree(stored / "views", out_dir / "views", dirs_exist_ok=True)
+            shutil.copy(stored / f"{stem}.ipynb", out_dir / f"{stem}.ipynb")
+        except FileNotFoundError:  # never stored, or the cache folder was removed meanwhile: run the chapter
             return False
-        shutil.copy(stored / f"{stem}.ipynb", out_dir / f"{stem}.ipynb")
-        shutil.copytree(stored / "views", out_dir / "views", dirs_exist_ok=True)
         return True
 
     def store(
         self, stem: str, key: str, out_dir: Path, reads: list[str], views: list[str], files: list[str] = ()
     ) -> None:
-        """Keep a run: its notebook, its views and the other files it published under views/ (`files`)."""
+        """Keep a run: its notebook, its views and the other files it published under views/ (`files`).
+
+        The cache only saves time: if its folder is removed while a build runs, the run is not kept."""
+        from crobook.site import fault
+
+        fault("cache")
+        try:
+            self._store(stem, key, out_dir, reads, views, files)
+        except FileNotFoundError as err:
+            if Path(err.filename or "").is_relative_to(self.root):
+                return
+            raise
+
+    def _store(self, stem: str, key: str, out_dir: Path, reads: list[str], views: list[str], files: list[str]) -> None:
         temporary = self.root / stem / f".{key}-{uuid.uuid4().hex}"
         (temporary / "views").mkdir(parents=True)
         for view in views:

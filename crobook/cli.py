@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +13,10 @@ from crobook.errors import BuildError
 from crobook.params import ParamsError
 
 UNTOUCHED = {"build": "; nothing was published and the site is as it was"}
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops a build the way Ctrl-C does
 
 
 def validate_data(data_dir: Path | None, params_file: Path | None):
@@ -45,7 +51,17 @@ def diff_editions(old: str, new: str, site_dir: Path | None) -> str:
     for name, folder in zip((old, new), dirs, strict=True):
         if not (folder / "manifest.json").is_file():
             raise BuildError(f'no edition "{name}" in {site_dir} (expected {folder / "manifest.json"})')
-    return report(compare(read_manifest(dirs[0]), read_manifest(dirs[1])), old, new)
+    before, after = read_manifest(dirs[0]), read_manifest(dirs[1])
+    return report(compare(before, after), before["edition"], after["edition"])  # "latest" by its name
+
+
+def failure(command: str, message: str, untouched: str) -> None:
+    """One line when the cause fits on one; a tool's own lines (Sphinx, TeX) follow a first line otherwise."""
+    if "\n" in message:
+        print(f"{command} failed: {message}", file=sys.stderr)
+        print(f"nothing done{untouched}.", file=sys.stderr)
+    else:
+        print(f"{command} failed: {message}{untouched}.", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
     build.add_argument("--params", type=Path, default=None, help="parameters file (default: params/default.yaml)")
     build.add_argument("--site", type=Path, default=None, help="site folder (default: _build/site/)")
-    build.add_argument("--edition", default=None, help="edition name (default: the book version)")
+    build.add_argument(
+        "--edition",
+        default=None,
+        help="edition name (default: <version>-<as-of date>-<fingerprint of data and parameters>)",
+    )
     build.add_argument("--force", action="store_true", help="re-run every chapter and rebuild even if up to date")
+    build.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a published edition of this name built from other inputs (the old one stays in the index)",
+    )
+    build.add_argument(
+        "--variant", action="store_true", help="an edition beside the main line: it does not become latest"
+    )
+    build.add_argument("--latest", action="store_true", help="with --variant: make it latest all the same")
     ledger = commands.add_parser("ledger", help="print the claims ledger as a Markdown table")
     ledger.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
     ledger.add_argument(
@@ -88,19 +117,37 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from crobook.build import build as build_book  # papermill and friends load only for a build
 
-            build_book(args.data, args.params, args.site, args.edition, args.force)
+            signal.signal(signal.SIGTERM, _stop)
+            build_book(
+                args.data,
+                args.params,
+                args.site,
+                args.edition,
+                args.force,
+                replace=args.replace,
+                variant=args.variant,
+                latest=True if args.latest else None,
+            )
     except (DataError, ParamsError) as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         print(f"{len(err.problems)} problem(s) found{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
         return 1
     except BuildError as err:
-        print(f"{args.command} failed: {err}", file=sys.stderr)
-        print(f"nothing done{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
+        untouched = UNTOUCHED.get(args.command, "") if err.site_untouched else ""
+        failure(args.command, str(err), untouched)
+        return 1
+    except OSError as err:  # a folder that cannot be written, a full disk: say which and what to do
+        from crobook.site import describe
+
+        failure(args.command, describe(err), UNTOUCHED.get(args.command, ""))
         return 1
     except KeyboardInterrupt:
-        print(f"interrupted{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
-        return 130
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"interrupted{UNTOUCHED.get(args.command, '')}.", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # The build has stopped its workers and tools; leave without waiting on the pool's threads at exit.
+        os._exit(130)
     return 0
 
 

@@ -11,9 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
+from crobook import __version__
 from crobook.build import DEFAULT_PARAMS, ROOT, build
 from crobook.data import DEFAULT_DATA_DIR
 
@@ -22,14 +24,21 @@ CROBOOK = [sys.executable, "-m", "crobook.cli"]
 
 
 def snapshot(site: Path) -> dict[str, str]:
-    """Every published file of a site (not the cache or work folders) with its checksum."""
+    """Every published file of a site, through the editions' links (not the cache or work folders), with its
+    checksum, and where each link points."""
     files = {}
-    for path in sorted(site.rglob("*")):
-        rel = path.relative_to(site)
-        if rel.parts[0].startswith(".") or not path.is_file():
+    for folder, dirs, names in os.walk(site, followlinks=True):
+        rel = Path(folder).relative_to(site)
+        if rel.parts and rel.parts[0].startswith("."):
+            dirs.clear()
             continue
-        files[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    files["latest ->"] = os.readlink(site / "latest") if (site / "latest").is_symlink() else ""
+        for name in names:
+            path = Path(folder) / name
+            if not (rel / name).parts[0].startswith("."):
+                files[str(rel / name)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for link in site.iterdir():
+        if link.is_symlink():
+            files[f"{link.name} ->"] = os.readlink(link)
     return files
 
 
@@ -86,6 +95,9 @@ def test_manifest_records_what_the_edition_was_built_from(site, second, changed_
     manifest = json.loads((site / "second" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["edition"] == "second" and manifest["previous"] == "first"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["built_at"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", manifest["published_at"])
+    first = json.loads((site / "first" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["previous_id"] == Path(os.readlink(site / "first")).name and first["previous"] is None
     assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
     digest = hashlib.sha256((changed_data / "observations.csv").read_bytes()).hexdigest()
     assert manifest["data"]["observations.csv"] == digest
@@ -117,11 +129,12 @@ def test_every_page_shows_its_edition_and_links_the_others(site, second):
             continue
         assert "Edition <strong>second</strong>" in text, page
         nav = re.search(r'<nav class="crobook-editions".*?</nav>', text, flags=re.S).group(0)
-        targets = {(page.parent / href).resolve() for href in re.findall(r'href="([^"]+)"', nav)}
-        assert (site / "first" / "html" / "index.html").resolve() in targets, page
-        assert (site / "index.html").resolve() in targets, page
+        # as a browser resolves them: by the address, not by where the edition's link points on disk
+        targets = {Path(os.path.normpath(page.parent / href)) for href in re.findall(r'href="([^"]+)"', nav)}
+        assert site / "first" / "html" / "index.html" in targets, page
+        assert site / "index.html" in targets, page
         if page.name != "changes.html":  # on that page itself Sphinx links to "#"
-            assert (site / "second" / "html" / "chapters" / "changes.html").resolve() in targets, page
+            assert site / "second" / "html" / "chapters" / "changes.html" in targets, page
 
 
 def test_diff_command_prints_the_same(site, second):
@@ -195,24 +208,196 @@ def test_failed_build_leaves_the_site_as_it_was(site, second, tmp_path):
     assert not list(site.glob(".work-*"))
 
 
-def test_interrupted_build_leaves_the_site_as_it_was(site, second):
-    before = snapshot(site)
-    process = subprocess.Popen(
-        [*CROBOOK, "build", "--site", str(site), "--edition", "interrupted", "--force"],
+def start_build(site: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*CROBOOK, "build", "--site", str(site), *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env=env,
     )
+
+
+def wait_for(process: subprocess.Popen, text: str) -> None:
     for line in process.stdout:
-        if "running chapters" in line:
-            break
+        if text in line:
+            return
+    pytest.fail(f"the build ended before {text!r}: {process.stderr.read()}")
+
+
+def started(process: subprocess.Popen, what: str) -> list[psutil.Process]:
+    """The build's processes once one of them runs `what` (a kernel, TeX)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        family = psutil.Process(process.pid).children(recursive=True)
+        if any(what in " ".join(p.cmdline()) for p in family if p.is_running()):
+            return family
+        time.sleep(0.2)
+    pytest.fail(f"no {what} started")
+
+
+def alive(processes: list[psutil.Process], within: float) -> list[psutil.Process]:
+    """Those still running (not zombies) after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        left = []
+        for p in processes:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    left.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def working_in(site: Path) -> list[psutil.Process]:
+    """Processes whose current folder is inside the site (a build's tools work in its .work-* folder)."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if str(site) in p.cwd():
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+INTERRUPTED = "interrupted; nothing was published and the site is as it was."
+
+
+@pytest.mark.parametrize(
+    "signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT] * 3], ids=["ctrl-c", "sigterm", "ctrl-c-thrice"]
+)
+def test_a_signal_while_chapters_run_stops_the_build_at_once_with_its_kernels(site, second, signals):
+    before = snapshot(site)
+    process = start_build(site, "--edition", "interrupted", "--force")
+    wait_for(process, "running chapters")
+    family = started(process, "ipykernel")
+    start = time.monotonic()
+    for number in signals:
+        process.send_signal(number)
+        time.sleep(0.2)
+    out, err = process.communicate(timeout=60)
+    seconds = time.monotonic() - start
+    assert seconds < 3, seconds
+    assert process.returncode == 130 and err.strip().splitlines() == [INTERRUPTED], err
+    assert alive(family, within=2) == []
+    assert snapshot(site) == before and not list(site.glob(".work-*"))
+
+
+def test_ctrl_c_while_tex_runs_stops_the_build_at_once(site, second):
+    before = snapshot(site)
+    process = start_build(site, "--edition", "interrupted-tex")  # chapters mostly reused: TeX soon
+    wait_for(process, "building website and PDF")
+    family = started(process, "sphinx-build")
     time.sleep(2)
+    start = time.monotonic()
+    family += working_in(site)
     process.send_signal(signal.SIGINT)
-    process.wait(timeout=60)
-    assert process.returncode != 0
+    out, err = process.communicate(timeout=60)
+    assert time.monotonic() - start < 3
+    assert process.returncode == 130 and err.strip().splitlines() == [INTERRUPTED], err
+    assert alive(family + working_in(site), within=2) == []  # sphinx-build, latexmk, xelatex
+    assert snapshot(site) == before and not list(site.glob(".work-*"))
+
+
+def test_killing_only_the_build_leaves_no_worker_or_kernel_and_the_next_build_cleans_up(site, second, capsys):
+    before = snapshot(site)
+    process = start_build(site, "--edition", "killed", "--force")
+    wait_for(process, "running chapters")
+    family = started(process, "ipykernel")
+    process.kill()
+    process.communicate(timeout=30)
+    assert alive(family, within=5) == []  # the workers notice, and end their kernels
+    assert snapshot(site) == before and list(site.glob(".work-*"))
+    build(site_dir=site, edition_name="first")  # up to date, and it removes the dead build's folder
+    assert "up to date" in capsys.readouterr().out and not list(site.glob(".work-*"))
+
+
+def test_a_crash_while_publishing_a_real_build_leaves_the_site_whole_and_the_next_build_repairs_it(site, second):
+    env = os.environ | {"CROBOOK_FAULT": "publish:after-link:exit"}
+    process = start_build(site, "--edition", "crashed", env=env)
+    process.communicate(timeout=900)
+    assert process.returncode == 137
+    assert (site / "crashed" / "html" / "index.html").is_file() and (site / "crashed" / "book.pdf").is_file()
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="crashed/' not in index  # published, the index not yet rewritten
+    for href in re.findall(r'href="([^"]+)"', index):
+        assert (site / href).is_file(), href
+    # The same build again: the edition is published, so it has nothing to do, but it repairs the index first
+    result = subprocess.run(
+        [*CROBOOK, "build", "--site", str(site), "--edition", "crashed"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "up to date" in result.stdout, result.stderr
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="crashed/html/index.html"' in index and not list(site.glob(".work-*"))
+    assert os.readlink(site / "latest") == "crashed"
+    for href in re.findall(r'href="([^"]+)"', index):
+        assert (site / href).is_file(), href
+
+
+def test_an_up_to_date_build_repairs_a_stale_index(site, second, capsys):
+    index = site / "index.html"
+    good = index.read_text(encoding="utf-8")
+    index.write_text("<p>stale</p>", encoding="utf-8")
+    build(site_dir=site, edition_name="first")
+    assert "up to date" in capsys.readouterr().out and index.read_text(encoding="utf-8") == good
+
+
+def test_a_name_published_from_other_data_is_refused_in_one_line(site, second, changed_data):
+    before = snapshot(site)
+    result = subprocess.run(
+        [*CROBOOK, "build", "--site", str(site), "--data", str(changed_data), "--edition", "first"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "edition first is already published from other inputs" in result.stderr and "--replace" in result.stderr
     assert snapshot(site) == before
-    assert not (site / "interrupted").exists()
+
+
+def test_new_data_gives_a_new_default_edition_name_and_missing_tex_is_one_line(site, second, changed_data):
+    as_of = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))["as_of"]
+    names = []
+    for data in (DEFAULT_DATA_DIR, changed_data):
+        result = subprocess.run(
+            [*CROBOOK, "build", "--site", str(site), "--data", str(data)],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PATH": "/nonexistent"},  # no TeX (and no git: the build does without)
+        )
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.startswith("build failed: latexmk is not on PATH") and "make tex" in result.stderr
+        names += re.findall(r"data valid, edition (\S+), data and parameters", result.stdout)
+    first = json.loads((site / "first" / "manifest.json").read_text(encoding="utf-8"))
+    assert names[0] == f"{__version__}-{as_of}-{first['fingerprint']}"
+    assert names[1].startswith(f"{__version__}-{as_of}-") and names[1] != names[0]
+
+
+def test_a_full_disk_or_a_read_only_site_is_one_line(site, second, tmp_path):
+    before = snapshot(site)
+    env = os.environ | {"CROBOOK_FAULT": "chapters:enospc"}
+    result = subprocess.run(
+        [*CROBOOK, "build", "--site", str(site), "--edition", "full"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no space left on the device" in result.stderr and "free some space" in result.stderr
+    assert snapshot(site) == before and not list(site.glob(".work-*"))
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    if subprocess.run(["chattr", "+i", str(read_only)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available to make a folder read-only for root")
+    try:
+        result = subprocess.run(
+            [*CROBOOK, "build", "--site", str(read_only), "--edition", "x"], capture_output=True, text=True
+        )
+    finally:
+        subprocess.run(["chattr", "-i", str(read_only)], check=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot write" in result.stderr and "--site" in result.stderr, result.stderr
 
 
 def test_two_builds_at_once_both_publish(site, second, changed_data):
@@ -234,5 +419,7 @@ def test_two_builds_at_once_both_publish(site, second, changed_data):
         assert (site / name / "book.pdf").stat().st_size > 10_000
     index = (site / "index.html").read_text(encoding="utf-8")
     assert 'href="left/html/index.html"' in index and 'href="right/html/index.html"' in index
-    assert os.readlink(site / "latest") in ("left", "right")
+    # `latest` is the edition the index lists first (newest), whichever of the two published last
+    newest = re.search(r'<tr><td><a href="([^"/]+)/html/index.html">', index).group(1)
+    assert newest in ("left", "right") and os.readlink(site / "latest") == newest
     assert not list(site.glob(".work-*")) and not list(site.glob(".trash-*"))
