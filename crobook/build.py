@@ -362,9 +362,15 @@ RUNNING: set[subprocess.Popen] = set()  # tools running now, killed with their c
 
 
 def run(command: list[str], what: str, env: dict | None = None) -> None:
-    # A session of its own: latexmk's TeX runs die with it, and a Ctrl-C reaches only the build, which stops them.
+    # A session of its own: latexmk's TeX runs die with it, and a Ctrl-C reaches only the build, which stops them;
+    # the guard ends them if the build is killed outright.
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        [sys.executable, "-m", "crobook.guard", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
     RUNNING.add(process)
     try:

@@ -317,6 +317,17 @@ def test_killing_only_the_build_leaves_no_worker_or_kernel_and_the_next_build_cl
     assert "up to date" in capsys.readouterr().out and not list(site.glob(".work-*"))
 
 
+def test_killing_only_the_build_while_tex_runs_leaves_no_sphinx_or_tex(site, second):
+    process = start_build(site, "--edition", "killed-tex")  # chapters mostly reused: TeX soon
+    wait_for(process, "building website and PDF")
+    family = started(process, "sphinx-build")
+    time.sleep(2)
+    family += working_in(site)
+    process.kill()
+    process.communicate(timeout=30)
+    assert alive(family + working_in(site), within=3) == []  # sphinx-build, make, latexmk, xelatex
+
+
 def test_a_crash_while_publishing_a_real_build_leaves_the_site_whole_and_the_next_build_repairs_it(site, second):
     env = os.environ | {"CROBOOK_FAULT": "publish:after-link:exit"}
     process = start_build(site, "--edition", "crashed", env=env)
