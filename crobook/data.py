@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from crobook.analysis import CITED_GRADES
-from crobook.schema import TABLES, UNITS, Table
+from crobook.schema import BOOLEAN, TABLES, UNITS, Table
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CHAPTERS_DIR = Path(__file__).resolve().parent.parent / "chapters"
@@ -180,6 +181,16 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
     if not rows or not any(cell.strip() for cell in rows[0]):
         return None, [Problem(name, None, None, f"file is empty; expected a header row: {','.join(table.columns)}")]
     header = [cell.strip() for cell in rows[0]]
+    if len(header) == 1 and len(header[0].split(";")) == len(table.columns):
+        return None, [
+            Problem(
+                name,
+                None,
+                None,
+                'cells are separated by ";"; expected commas (in a spreadsheet, save as "CSV UTF-8 (comma '
+                'delimited)")',
+            )
+        ]
     problems = [Problem(name, None, col, "required column is missing") for col in table.columns if col not in header]
     problems += [
         Problem(name, None, col, "unexpected column; expected only: " + ", ".join(table.columns))
@@ -196,7 +207,9 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
         return None, [Problem(name, None, None, "file has a header but no data rows")]
     for i, r in enumerate(body, start=1):
         if len(r) != len(header):
-            problems.append(Problem(name, i, None, f"has {len(r)} cells; expected {len(header)} (one per column)"))
+            problems.append(
+                Problem(name, i, None, f"has {len(r)} cells; expected {len(header)} (one per column)" + comma_hint(r))
+            )
         problems += [
             Problem(name, i, column, message)
             for column, cell in zip(header, r, strict=False)
@@ -205,8 +218,24 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
     if problems:
         return None, problems
     frame = pd.DataFrame(body, columns=header, dtype=str).apply(lambda col: col.str.strip())
+    for column, spec in table.fields.items():
+        if spec.choices == BOOLEAN and column in frame:  # a spreadsheet writes TRUE and FALSE
+            lower = frame[column].str.lower()
+            frame[column] = frame[column].where(~lower.isin(BOOLEAN), lower)
     frame.index = range(1, len(frame) + 1)  # data row numbers
     return frame[table.columns], []
+
+
+THOUSANDS = (re.compile(r"-?\d{1,3}"), re.compile(r"\d{3}(?:\.\d+)?"))
+
+
+def comma_hint(cells: list[str]) -> str:
+    """A hint when a number written with a thousands comma (5,400) was split into two cells."""
+    for left, right in zip(cells, cells[1:], strict=False):
+        if THOUSANDS[0].fullmatch(left.strip()) and THOUSANDS[1].fullmatch(right.strip()):
+            joined = f"{left.strip()},{right.strip()}"
+            return f'; "{joined}" looks like a number with a thousands comma: write {joined.replace(",", "")}'
+    return ""
 
 
 def control_character(cell: str) -> str | None:

@@ -40,6 +40,7 @@ COMBINE = ("plus", "ratio")
 SNAKE_LIST = rf"{SNAKE}(?: {SNAKE})*"
 SLUG_LIST = rf"{SLUG}(?: {SLUG})*"
 LEVELS = ("low", "medium", "high")
+BOOLEAN = ("true", "false")  # a spreadsheet's TRUE and FALSE are read as these (crobook.data.read_table)
 BASES = ("article", "editorial")
 
 
@@ -156,7 +157,7 @@ TABLES = {
             "forecast": Field(
                 "Whether the value is a forecast (it may then refer to a period after the as-of date)",
                 "true or false",
-                choices=("true", "false"),
+                choices=BOOLEAN,
             ),
             "note": Field("Anything needed to interpret the figure", required=False),
         },

@@ -326,3 +326,37 @@ def test_series_without_any_figure(data_copy):
         f'{data_copy / "series.csv"}, row 39 (line 40), column "series_id": series "phase23_outsourced_share_large" '
         "has no figure; expected at least one row of observations.csv for it (or remove the series)"
     ]
+
+
+def test_a_number_with_a_thousands_comma_gets_a_hint(data_copy):
+    """An unquoted 5,400 splits into two cells: the line says so, and what to write."""
+    line = next(ln for ln in (data_copy / "observations.csv").read_text(encoding="utf-8").splitlines()[1:])
+    series, period, value = line.split(",")[:3]
+    replace_in(
+        data_copy / "observations.csv",
+        line,
+        line.replace(f"{series},{period},{value},", f"{series},{period},5,400,", 1),
+    )
+    found = problems(data_copy)
+    assert len(found) == 1 and found[0].endswith(
+        'has 9 cells; expected 8 (one per column); "5,400" looks like a number with a thousands comma: write 5400'
+    )
+
+
+def test_a_semicolon_separated_file_is_one_line_about_the_separator(data_copy):
+    path = data_copy / "definitions.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    found = problems(data_copy)
+    assert found == [
+        f'{path}: cells are separated by ";"; expected commas (in a spreadsheet, save as "CSV UTF-8 (comma delimited)")'
+    ]
+
+
+def test_spreadsheet_true_and_false_are_accepted(data_copy):
+    path = data_copy / "observations.csv"
+    text = path.read_text(encoding="utf-8")
+    assert ",false," in text and ",true," in text
+    path.write_text(text.replace(",false,", ",FALSE,").replace(",true,", ",True,"), encoding="utf-8")
+    evidence = load(data_copy)
+    assert evidence.observations["forecast"].any() and not evidence.observations["forecast"].all()
+    assert evidence.observations["forecast"].sum() == load().observations["forecast"].sum()
