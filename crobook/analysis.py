@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 CITED_GRADES = ("as-cited", "as-cited-approximate")
+EVIDENCE_GRADES = ("official", "reported", "secondary")  # strongest first (see book.min_grade)
 
 
 def growth_factor(start: float, end: float) -> float:

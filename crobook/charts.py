@@ -155,7 +155,10 @@ def write_vega_bundle(static_dir: Path) -> Path:
 
 def source_line(rows: pd.DataFrame) -> str:
     """'Sources: publisher via outlet (date, date); ...' for the sources of the rows shown, in order of first
-    appearance; one entry per publisher and outlet, with each of its dates, so that a caption stays short."""
+    appearance; one entry per publisher and outlet, with each of its dates, so that a caption stays short.
+    A chart with no sourced figure (an edition may leave every one out) says so."""
+    if rows.empty or "publisher" not in rows:
+        return "No sourced figure is shown."
     dates: dict[tuple[str, str], list[str]] = {}
     for publisher, via, published in dict.fromkeys(zip(rows["publisher"], rows["via"], rows["published"])):
         when = "no date" if published == "n.d." else published.replace("~", "c. ")

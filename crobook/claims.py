@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from crobook.analysis import CITED_GRADES
+from crobook.analysis import CITED_GRADES, EVIDENCE_GRADES
 from crobook.data import DIRECTION_TESTS, Evidence, period_bounds
 from crobook.schema import UNITS
 from crobook.text import number, value_text
@@ -158,12 +158,14 @@ def _part_figures(evidence: Evidence, part: pd.Series) -> list[dict]:
     links = evidence.claim_evidence
     links = links[(links["claim_id"] == part["claim_id"]) & (links["part"] == part["part"])]
     units = dict(zip(evidence.series["series_id"], evidence.series["unit"]))
+    unused = left_out(evidence)
     rows = []
     for _, link in links.iterrows():
         first = evidence.series_data(link["series_id"])
-        first = first[~first["grade"].isin(CITED_GRADES)]
+        first = first[~first["grade"].isin(CITED_GRADES) & ~first["source_id"].isin(unused)]
         if link["with_series"]:
             second = evidence.series_data(link["with_series"])
+            second = second[~second["source_id"].isin(unused)]
             figures = [
                 a.to_dict() | _combined(a, b, link["combine"], units[link["series_id"]], units[link["with_series"]])
                 for a, b in _pairs(first, second)
@@ -176,6 +178,15 @@ def _part_figures(evidence: Evidence, part: pd.Series) -> list[dict]:
             figure["value_high"] = None if pd.isna(figure["value_high"]) else figure["value_high"]
             rows.append(figure)
     return rows
+
+
+def left_out(evidence: Evidence) -> frozenset[str]:
+    """Sources the edition leaves out of the evidence (a sensitivity edition): those graded below the book's
+    `min_grade`, and those it names in `exclude_sources`. The article's own rows are cited, never evidence."""
+    lowest = EVIDENCE_GRADES.index(evidence.book.get("min_grade", EVIDENCE_GRADES[-1]))
+    sources = evidence.sources
+    weaker = sources.loc[sources["grade"].isin(EVIDENCE_GRADES[lowest + 1 :]), "source_id"]
+    return frozenset(weaker) | frozenset(evidence.book.get("exclude_sources", []))
 
 
 def directness(figure: dict, part: pd.Series) -> str:

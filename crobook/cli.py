@@ -1,4 +1,6 @@
-"""Command line: `crobook validate` and `crobook build`. Problems are printed one per line, never as a traceback."""
+"""Command line: `crobook validate`, `build`, `params`, `ledger` and `diff`.
+
+Problems are printed one per line, never as a traceback."""
 
 from __future__ import annotations
 
@@ -25,6 +27,20 @@ def validate_data(data_dir: Path | None, params_file: Path | None):
     from crobook.params import load_inputs
 
     return load_inputs(data_dir, Path(params_file or DEFAULT_PARAMS), chapters())[1]
+
+
+def params_table() -> str:
+    """Every parameter as a Markdown table: where it is set in the parameters file, type, default, meaning."""
+    import json
+
+    from crobook.build import chapters
+    from crobook.params import listing
+
+    lines = ["| set under | name | type | default | meaning |", "|---|---|---|---|---|"]
+    for row in listing(chapters()):
+        default = json.dumps(row["default"]).replace("|", "\\|")
+        lines.append(f"| `{row['where']}` | `{row['name']}` | {row['type']} | `{default}` | {row['meaning']} |")
+    return "\n".join(lines)
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -97,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "--params", type=Path, default=None, help="parameters file, e.g. for book.top_n (default: params/default.yaml)"
     )
     ledger.add_argument("--readme", action="store_true", help="write the table into README.md between its markers")
+    commands.add_parser("params", help="list every parameter: the book's and each chapter's")
     diff = commands.add_parser("diff", help="what changed between two editions of a site")
     diff.add_argument("old", help="the earlier edition")
     diff.add_argument("new", help="the later edition")
@@ -110,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{evidence.data_dir}: valid ({len(evidence.sources)} sources, {len(evidence.series)} series, "
                 f"{len(evidence.observations)} observations)"
             )
+        elif args.command == "params":
+            print(params_table())
         elif args.command == "ledger":
             print(ledger_table(args.data, args.params, args.readme))
         elif args.command == "diff":

@@ -187,8 +187,7 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
                 name,
                 None,
                 None,
-                'cells are separated by ";"; expected commas (in a spreadsheet, save as "CSV UTF-8 (comma '
-                'delimited)")',
+                'cells are separated by ";"; expected commas (in a spreadsheet, save as "CSV UTF-8 (comma delimited)")',
             )
         ]
     problems = [Problem(name, None, col, "required column is missing") for col in table.columns if col not in header]

@@ -18,7 +18,7 @@ import jupytext
 import papermill
 import yaml
 
-from crobook.analysis import CITED_GRADES
+from crobook.analysis import CITED_GRADES, EVIDENCE_GRADES
 from crobook.approvals import TOP_N
 from crobook.data import Evidence, Problem, load
 
@@ -32,6 +32,13 @@ BOOK = {
         TOP_N,
         "the size line for FDA approvals: applicants outside the top N companies by revenue count as smaller",
     ),
+    "min_grade": (
+        "str",
+        "secondary",
+        "the lowest source grade that counts as evidence: official, reported or secondary (reported leaves out "
+        "secondary reports)",
+    ),
+    "exclude_sources": ("list", [], "source_ids left out of the evidence, e.g. [gvr-crovi-2023, vial-2023]"),
 }
 TYPES = {
     "int": (int,),
@@ -142,6 +149,26 @@ def load_params(path: Path, chapters: dict[str, Path]) -> Params:
             )
         else:
             book[key] = value
+    if book["min_grade"] not in EVIDENCE_GRADES:
+        problems.append(
+            Problem(
+                name,
+                None,
+                "book.min_grade",
+                f"expected one of {', '.join(EVIDENCE_GRADES)}, got {book['min_grade']!r}",
+                line=lines.get(("book", "min_grade")),
+            )
+        )
+    if not all(isinstance(item, str) for item in book["exclude_sources"]):
+        problems.append(
+            Problem(
+                name,
+                None,
+                "book.exclude_sources",
+                f"expected a list of source_ids, got {book['exclude_sources']!r}",
+                line=lines.get(("book", "exclude_sources")),
+            )
+        )
     if isinstance(book["top_n"], int) and book["top_n"] < 1:
         problems.append(
             Problem(
@@ -242,7 +269,41 @@ def requirement_problems(params: Params, evidence: Evidence, path: Path, chapter
             problems.append(
                 Problem(name, None, f"{chapter}.{key}", f"{value}: {wrong}{hint}", line=lines.get((chapter, key)))
             )
+    known = set(evidence.sources["source_id"])
+    for source_id in params.book["exclude_sources"]:
+        if source_id not in known:
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    "book.exclude_sources",
+                    f'no source "{source_id}" in {evidence.data_dir / "sources.csv"}; expected a source_id',
+                    line=lines.get(("book", "exclude_sources")),
+                )
+            )
     return problems
+
+
+def listing(chapters: dict[str, Path]) -> list[dict]:
+    """Every parameter an analyst can set: the book's, then each chapter's (not those the build hands over),
+    with type, default and meaning. `crobook params` prints it."""
+    rows = [
+        {"where": "book", "name": key, "type": kind, "default": default, "meaning": meaning}
+        for key, (kind, default, meaning) in BOOK.items()
+    ]
+    for chapter, source in sorted(chapters.items()):
+        for key, spec in declared(source).items():
+            if key not in RESERVED:
+                rows.append(
+                    {
+                        "where": chapter,
+                        "name": key,
+                        "type": spec["type"],
+                        "default": _default(spec["default"]),
+                        "meaning": spec["help"],
+                    }
+                )
+    return rows
 
 
 def load_inputs(data_dir: Path | None, params_file: Path, chapters: dict[str, Path]) -> tuple[Params, Evidence]:

@@ -143,18 +143,18 @@ CASES = {
         'claim_parts.csv, row 6 (line 7), column "cited_period": no figure for 2031 in the series linked to claim C4',
     ),
     "base year the data cannot serve": (
-        edit("params", "horizon_year: 2030", "horizon_year: 2030\n  base_year: 2024"),
-        'line 16, column "cro-market.base_year": cro-market.base_year = 2024: no market-research figure of series '
+        edit("params", "base_year: 2023", "base_year: 2024"),
+        'line 22, column "cro-market.base_year": cro-market.base_year = 2024: no market-research figure of series '
         "cro_market for 2024",
     ),
-    "YAML syntax error": (edit("params", "horizon_year: 2030", "horizon_year: [2030"), "line 16: YAML syntax error"),
+    "YAML syntax error": (edit("params", "horizon_year: 2030", "horizon_year: [2030"), "line 26: YAML syntax error"),
     "unknown parameter": (
         edit("params", "horizon_year: 2030", "horizon: 2030"),
-        'line 15, column "cro-market.horizon": unknown parameter; chapter cro-market accepts:',
+        'line 24, column "cro-market.horizon": unknown parameter; chapter cro-market accepts:',
     ),
     "parameter of the wrong type": (
         edit("params", "horizon_year: 2030", "horizon_year: soon"),
-        "line 15, column \"cro-market.horizon_year\": expected int, got str 'soon'",
+        "line 24, column \"cro-market.horizon_year\": expected int, got str 'soon'",
     ),
 }
 

@@ -70,8 +70,9 @@ def test_book_parameters_are_checked_by_name_type_and_range(tmp_path):
 
 def test_book_parameters_reach_the_data(tmp_path):
     params = load_params(write(tmp_path, "book:\n  top_n: 10\n"), chapters())
-    assert params.book == {"top_n": 10} and params.as_dict()["book"]["top_n"] == 10
-    assert load_params(write(tmp_path, "as_of: 2026-01-01\n"), chapters()).book == {"top_n": 20}
+    defaults = {"top_n": 20, "min_grade": "secondary", "exclude_sources": []}
+    assert params.book == defaults | {"top_n": 10} and params.as_dict()["book"]["top_n"] == 10
+    assert load_params(write(tmp_path, "as_of: 2026-01-01\n"), chapters()).book == defaults
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -120,9 +121,10 @@ def test_the_chapters_default_is_checked_too(tmp_path, data_copy):
     kept = [ln for ln in lines if not (ln.startswith("cro_market,2023,") and "as-cited" not in ln)]
     assert len(kept) < len(lines)
     obs.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    found = input_problems(DEFAULT_PARAMS, data_copy)
+    params = write(tmp_path, DEFAULT_PARAMS.read_text(encoding="utf-8").replace("  base_year: 2023\n", ""))
+    found = input_problems(params, data_copy)
     assert found == [
-        f'{DEFAULT_PARAMS}, column "cro-market.base_year": cro-market.base_year = 2023 (the chapter\'s default): no '
+        f'{params}, column "cro-market.base_year": cro-market.base_year = 2023 (the chapter\'s default): no '
         f"market-research figure of series cro_market for 2023 ({data_copy / 'observations.csv'}); years with one: "
         "2014, 2017, 2018, 2021, 2022; set cro-market.base_year in this file to a value the data serve"
     ]
@@ -133,3 +135,48 @@ def test_every_requirement_names_a_declared_parameter():
 
     for chapter, key in REQUIREMENTS:
         assert key in declared(chapters()[chapter]), (chapter, key)
+
+
+def test_params_command_lists_every_parameter_and_the_default_file_sets_each_one():
+    import subprocess
+    import sys
+
+    import yaml
+
+    from crobook.params import BOOK, RESERVED
+
+    out = subprocess.run(
+        [sys.executable, "-m", "crobook.cli", "params"], capture_output=True, text=True, check=True
+    ).stdout
+    expected = [("book", name) for name in BOOK] + [
+        (stem, name) for stem, source in chapters().items() for name in declared(source) if name not in RESERVED
+    ]
+    for where, name in expected:
+        assert f"| `{where}` | `{name}` |" in out, (where, name)
+    assert len(out.strip().splitlines()) == len(expected) + 2  # header, rule, one line each
+    given = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))
+    assert all(name in given[where] for where, name in expected)  # the default file shows them all
+
+
+def test_a_strict_edition_leaves_out_weaker_and_named_sources():
+    from crobook import claims
+    from crobook.data import load
+
+    strict = load(book={"min_grade": "reported", "exclude_sources": ["iqvia-ebp-2022"]})
+    grades = dict(zip(strict.sources["source_id"], strict.sources["grade"], strict=True))
+    used = set(claims.assess(strict).figures["source_id"])
+    assert "iqvia-ebp-2022" not in used and not any(grades[s] == "secondary" for s in used)
+    everything = set(claims.assess(load()).figures["source_id"])
+    assert "iqvia-ebp-2022" in everything and any(grades[s] == "secondary" for s in everything)
+
+
+def test_book_grade_and_sources_are_checked(tmp_path):
+    text = DEFAULT_PARAMS.read_text(encoding="utf-8")
+    path = write(tmp_path, text.replace("min_grade: secondary", "min_grade: rumour"))
+    assert any('"book.min_grade": expected one of official, reported, secondary' in m for m in messages(path))
+    path = write(tmp_path, text.replace("exclude_sources: []", "exclude_sources: [no-such-source]"))
+    with pytest.raises(ParamsError) as err:
+        load_inputs(None, path, chapters())
+    assert [str(p).split(": ", 1)[1] for p in err.value.problems] == [
+        f'no source "no-such-source" in {DEFAULT_DATA_DIR / "sources.csv"}; expected a source_id'
+    ]

@@ -138,6 +138,19 @@ def change_parameter(rng, data, params):
     return f"parameter cro-market.{key} = {value}"
 
 
+def change_book_parameter(rng, data, params):
+    """A sensitivity edition: a stricter lowest grade, or sources left out (real ones, or a misspelt one)."""
+    text = params.read_text(encoding="utf-8")
+    if rng.random() < 0.5:
+        grade = rng.choice(["reported", "official", "rumour"])
+        params.write_text(text.replace("min_grade: secondary", f"min_grade: {grade}"))
+        return f"book.min_grade = {grade}"
+    ids = [line.split(",")[0] for line in (data / "sources.csv").read_text(encoding="utf-8").splitlines()[1:]]
+    left_out = rng.sample(ids, 3) + ([] if rng.random() < 0.7 else ["no-such-source"])
+    params.write_text(text.replace("exclude_sources: []", f"exclude_sources: [{', '.join(left_out)}]"))
+    return f"book.exclude_sources = {left_out}"
+
+
 def unknown_csv(rng, data, params):
     name = rng.choice(["observation.csv", "source.csv", "Claims.csv", "scratch.csv", "sources (1).csv"])
     (data / name).write_text("a,b\n1,2\n", encoding="utf-8")
@@ -145,6 +158,7 @@ def unknown_csv(rng, data, params):
 
 
 MUTATIONS: list[Callable] = [
+    change_book_parameter,
     drop_row,
     duplicate_row,
     blank_cell,
