@@ -1,4 +1,5 @@
-"""What changed between two editions: values, rows added and removed, parameters, claim statuses.
+"""What changed between two editions: figures, every other row field by field, parameters, and verdicts with what
+moved them.
 
 Each edition keeps a copy of its data (`<edition>/data/`), its parameters and its ledger in its manifest, so
 any two editions can be compared without their source trees.
@@ -24,7 +25,8 @@ class Changes:
     removed: pd.DataFrame  # observations only in the older edition
     tables: list[str] = field(default_factory=list)  # other data files whose content changed
     parameters: list[dict] = field(default_factory=list)  # chapter, name, old, new
-    claims: list[dict] = field(default_factory=list)  # claim_id, old, new
+    claims: list[dict] = field(default_factory=list)  # claim_id, old, new, old_certainty, new_certainty, moved_by
+    rows: list[dict] = field(default_factory=list)  # file, key, change (added, removed, edited), field, old, new
 
     @property
     def empty(self) -> bool:
@@ -32,7 +34,7 @@ class Changes:
             self.values.empty
             and self.added.empty
             and self.removed.empty
-            and not (self.tables or self.parameters or self.claims)
+            and not (self.tables or self.parameters or self.claims or self.rows)
         )
 
 
@@ -41,6 +43,64 @@ def _observations(data_dir: Path) -> pd.DataFrame:
     frame = frame.apply(lambda col: col.str.strip())
     frame["value"] = frame["value"].astype(float)
     return frame[KEY + ["value"]]
+
+
+RULES = ("claims", "claim_parts", "claim_evidence")  # the tables that say how claims are tested
+
+
+def _table(data_dir: Path, key: str) -> pd.DataFrame | None:
+    path = data_dir / TABLES[key].file
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").apply(lambda c: c.str.strip())
+    return frame.set_index(list(TABLES[key].key))
+
+
+def row_changes(old_dir: Path, new_dir: Path) -> list[dict]:
+    """Rows added, removed or edited (field by field) in every table but the observations, by the table's key."""
+    found = []
+    for key, table in TABLES.items():
+        if key == "observations":
+            continue
+        before, after = _table(old_dir, key), _table(new_dir, key)
+        if before is None or after is None:
+            continue
+        name = lambda index: " ".join(index) if isinstance(index, tuple) else str(index)  # noqa: E731
+        gained, lost = after.index.difference(before.index), before.index.difference(after.index)
+        for change, keys in (("added", gained), ("removed", lost)):
+            found += [
+                {"file": table.file, "key": name(k), "change": change, "field": "", "old": "", "new": ""} for k in keys
+            ]
+        common = before.index.intersection(after.index)
+        columns = [c for c in after.columns if c in before.columns]
+        old_rows = before.loc[~before.index.duplicated()].loc[common, columns]
+        new_rows = after.loc[~after.index.duplicated()].loc[common, columns]
+        for index, column in zip(*(old_rows != new_rows).to_numpy().nonzero(), strict=True):
+            found.append(
+                {
+                    "file": table.file,
+                    "key": name(common[index]),
+                    "change": "edited",
+                    "field": columns[column],
+                    "old": old_rows.iat[index, column],
+                    "new": new_rows.iat[index, column],
+                }
+            )
+    return found
+
+
+def _moved_by(tables: list[str], rows: list[dict], values: bool, parameters: list[dict]) -> str:
+    """What can have moved a verdict between two editions: the data, the claims' rules, the parameters."""
+    rule_files = {TABLES[k].file for k in RULES}
+    changed = set(tables) | {r["file"] for r in rows}
+    kinds = []
+    if values or changed - rule_files:
+        kinds.append("the data")
+    if changed & rule_files:
+        kinds.append("the rules (" + ", ".join(sorted(changed & rule_files)) + ")")
+    if parameters:
+        kinds.append("the parameters (" + ", ".join(f"{p['chapter']}.{p['name']}" for p in parameters) + ")")
+    return " and ".join(kinds) or "the code"
 
 
 def _flatten(params: dict) -> dict[tuple[str, str], object]:
@@ -65,10 +125,22 @@ def compare(old: dict, new: dict) -> Changes:
         for c, n in sorted(set(p_old) | set(p_new))
         if p_old.get((c, n)) != p_new.get((c, n))
     ]
+    rows = row_changes(Path(old["data_dir"]), Path(new["data_dir"]))
+    edited_files = {r["file"] for r in rows}
+    tables = [t for t in tables if t not in edited_files]  # only files whose change no row shows
+    moved_by = _moved_by(tables, rows, not (values.empty and added.empty and removed.empty), parameters)
+    certainty_old, certainty_new = old.get("certainty", {}), new.get("certainty", {})
     claims = [
-        {"claim_id": c, "old": old["claims"].get(c), "new": new["claims"].get(c)}
+        {
+            "claim_id": c,
+            "old": old["claims"].get(c),
+            "new": new["claims"].get(c),
+            "old_certainty": certainty_old.get(c),
+            "new_certainty": certainty_new.get(c),
+            "moved_by": moved_by,
+        }
         for c in sorted(set(old["claims"]) | set(new["claims"]))
-        if old["claims"].get(c) != new["claims"].get(c)
+        if old["claims"].get(c) != new["claims"].get(c) or (certainty_old.get(c) or "") != (certainty_new.get(c) or "")
     ]
     return Changes(
         values.reset_index(drop=True),
@@ -77,7 +149,20 @@ def compare(old: dict, new: dict) -> Changes:
         tables,
         parameters,
         claims,
+        rows,
     )
+
+
+def verdict_text(status: str | None, certainty: str | None) -> str:
+    if not status:
+        return "absent"
+    return status + (f" ({certainty} certainty)" if certainty else "")
+
+
+def row_text(r: dict) -> str:
+    if r["change"] == "edited":
+        return f"{r['file']} {r['key']}: {r['field']} {r['old']!r} -> {r['new']!r}"
+    return f"{r['file']} {r['key']}: row {r['change']}"
 
 
 def read_manifest(edition_dir: Path) -> dict:
@@ -97,10 +182,15 @@ def report(changes: Changes, old_name: str, new_name: str) -> str:
         lines.append(f"  row added: {r.series_id} {r.period} ({r.source_id}): {r.value:g}")
     for r in changes.removed.itertuples():
         lines.append(f"  row removed: {r.series_id} {r.period} ({r.source_id}): {r.value:g}")
+    for r in changes.rows:
+        lines.append(f"  {r['change']}: {row_text(r)}")
     for name in changes.tables:
         lines.append(f"  data file changed: {name}")
     for p in changes.parameters:
         lines.append(f"  parameter changed: {p['chapter']}.{p['name']}: {p['old']!r} -> {p['new']!r}")
     for c in changes.claims:
-        lines.append(f"  claim {c['claim_id']}: {c['old'] or 'absent'} -> {c['new'] or 'absent'}")
+        lines.append(
+            f"  claim {c['claim_id']}: {verdict_text(c['old'], c['old_certainty'])} -> "
+            f"{verdict_text(c['new'], c['new_certainty'])}, moved by {c['moved_by']}"
+        )
     return "\n".join(lines)
