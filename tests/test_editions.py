@@ -189,7 +189,7 @@ def test_a_size_line_variant_shows_the_moved_verdict_on_its_what_changed_page(si
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     assert "parameter book.top_n : 20 → 10" in text
     assert re.search(
-        r"claim C3 : supported \(low certainty\) → contradicted.*moved by the parameters \(book.top_n\)", text
+        r"claim C3 : supported \(low certainty\) → contradicted.*moved by the parameters \(book\.top_n\b", text
     )
     manifest = json.loads((site / "top10" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["parameters"]["book"]["top_n"] == 10 and manifest["claims"]["C3"] == "contradicted"
