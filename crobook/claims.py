@@ -623,10 +623,10 @@ def tolerance_steps(evidence: Evidence, claim_id: str) -> pd.DataFrame:
 
     For the reader's slider on the website only: published verdicts always use the tolerance in the data."""
     parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim_id]
-    statuses = [judge_part(evidence, part).status for _, part in parts.iterrows()]
+    verdicts = [judge_part(evidence, part) for _, part in parts.iterrows()]
+    statuses = [v.status for v in verdicts]
     rows = []
-    for position, (_, part) in enumerate(parts.iterrows()):
-        verdict = judge_part(evidence, part)
+    for position, ((_, part), verdict) in enumerate(zip(parts.iterrows(), verdicts, strict=True)):
         if part["test"] not in ("level", "growth") or verdict.band is None:
             continue
         published = float(part["tolerance"] or 0)
