@@ -82,7 +82,7 @@ def chart_name(spec: dict) -> str:
     return "chart-" + hashlib.sha256(spec_json.encode()).hexdigest()[:12]
 
 
-def chart_html(spec: dict, size: tuple[str, str] = ("", "")) -> str:
+def chart_html(spec: dict, size: tuple[str, str]) -> str:
     """The chart on the website: a static SVG of it (`static_svg`), which is all a reader sees with scripts off,
     in print, or until they first scroll, point or type; then `_static/crobook-charts.js` loads Vega and draws
     the spec in its place, as wide as its column, with tooltips and sliders. `size` is the image's width and

@@ -38,9 +38,14 @@ class Changes:
         )
 
 
+def _text(path: Path) -> pd.DataFrame:
+    """A data file as the edition kept it: every cell text, stripped."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return frame.apply(lambda col: col.str.strip())
+
+
 def _observations(data_dir: Path) -> pd.DataFrame:
-    frame = pd.read_csv(data_dir / TABLES["observations"].file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    frame = frame.apply(lambda col: col.str.strip())
+    frame = _text(data_dir / TABLES["observations"].file)
     frame["value"] = frame["value"].astype(float)
     return frame[KEY + ["value"]]
 
@@ -52,8 +57,7 @@ def _table(data_dir: Path, key: str) -> pd.DataFrame | None:
     path = data_dir / TABLES[key].file
     if not path.is_file():
         return None
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").apply(lambda c: c.str.strip())
-    return frame.set_index(list(TABLES[key].key))
+    return _text(path).set_index(list(TABLES[key].key))
 
 
 def row_changes(old_dir: Path, new_dir: Path) -> list[dict]:
