@@ -1,4 +1,4 @@
-"""Command line: `crobook validate`, `build`, `params`, `ledger` and `diff`.
+"""Command line: `crobook validate`, `build`, `run`, `params`, `ledger` and `diff`.
 
 Problems are printed one per line, never as a traceback."""
 
@@ -14,7 +14,10 @@ from crobook.data import DataError
 from crobook.errors import BuildError
 from crobook.params import ParamsError
 
-UNTOUCHED = {"build": "; nothing was published and the site is as it was"}
+UNTOUCHED = {
+    "build": "; nothing was published and the site is as it was",
+    "run": "; no kernel was started",
+}
 
 
 def _stop(signum, frame):
@@ -107,6 +110,23 @@ def main(argv: list[str] | None = None) -> int:
         "--variant", action="store_true", help="an edition beside the main line: it does not become latest"
     )
     build.add_argument("--latest", action="store_true", help="with --variant: make it latest all the same")
+    run = commands.add_parser(
+        "run",
+        help="execute one chapter with parameters, as papermill does, into a folder outside the repository",
+        description="Execute one chapter. NAME is one of the chapter's parameters (crobook params), as_of, or "
+        "book.NAME; VALUE is read as YAML (2035, 4.5, null, [a, b]). Checked before any kernel starts.",
+    )
+    run.add_argument("chapter", help="chapter name, e.g. cro-market (chapters/<name>.md)")
+    run.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="set a parameter"
+    )
+    run.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
+    run.add_argument(
+        "--params", type=Path, default=None, help="parameters file under -p (default: params/default.yaml)"
+    )
+    run.add_argument(
+        "--out", type=Path, default=None, help="folder for the notebook and views (default: a new temporary one)"
+    )
     ledger = commands.add_parser("ledger", help="print the claims ledger as a Markdown table")
     ledger.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
     ledger.add_argument(
@@ -127,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{evidence.data_dir}: valid ({len(evidence.sources)} sources, {len(evidence.series)} series, "
                 f"{len(evidence.observations)} observations)"
             )
+        elif args.command == "run":
+            from crobook.build import DEFAULT_PARAMS
+            from crobook.run import run as run_chapter
+
+            run_chapter(args.chapter, args.parameter, args.data, Path(args.params or DEFAULT_PARAMS), args.out)
         elif args.command == "params":
             print(params_table())
         elif args.command == "ledger":

@@ -8,6 +8,7 @@ before anything runs.
 from __future__ import annotations
 
 import ast
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,9 +105,8 @@ def _key_lines(text: str) -> dict[tuple, int]:
     return lines
 
 
-def load_params(path: Path, chapters: dict[str, Path]) -> Params:
-    """Parameters from a YAML file: `as_of` (a date; default today) and, per chapter, values checked against the
-    parameters the chapter declares."""
+def read_params(path: Path) -> tuple[dict, dict[tuple, int]]:
+    """The parameters file as a mapping, and the line of each key (for the messages)."""
     name = str(path)
     if not path.is_file():
         raise ParamsError([Problem(name, None, None, "parameters file not found")])
@@ -123,7 +123,57 @@ def load_params(path: Path, chapters: dict[str, Path]) -> Params:
         raise ParamsError([Problem(name, None, None, "file is not UTF-8 text", line=line)]) from None
     if not isinstance(raw, dict):
         raise ParamsError([Problem(name, None, None, "expected a mapping of chapter names to parameters")])
-    lines = _key_lines(text)
+    return raw, _key_lines(text)
+
+
+def load_params(path: Path, chapters: dict[str, Path], overrides: dict | None = None) -> Params:
+    """Parameters from a YAML file: `as_of` (a date; default today), the book's and, per chapter, values checked
+    against the parameters the chapter declares. `overrides` (see `command_line`) replace values of the file."""
+    raw, lines = read_params(path)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict):
+            raw[key] = {**(raw.get(key) or {}), **value} if isinstance(raw.get(key), dict | None) else value
+        else:
+            raw[key] = value
+    try:
+        return check_params(raw, str(path), lines, chapters)
+    except ParamsError as err:
+        raise ParamsError(_blame_overrides(err.problems, overrides)) from None
+
+
+def command_line(pairs: list[tuple[str, str]], chapter: str, chapters: dict[str, Path]) -> dict:
+    """`-p NAME VALUE` options of `crobook run CHAPTER` as overrides of the parameters file, each checked for its
+    name and type (values are read as YAML: 2035 is a number, null is None, [a, b] a list). NAME is one of the
+    chapter's parameters, `as_of`, or `book.NAME`."""
+    known = {k: v for k, v in declared(chapters[chapter]).items() if k not in RESERVED}
+    overrides, problems = {}, []
+    for name, text in pairs:
+        where = f"command line -p {name}"
+        try:
+            value = yaml.safe_load(text)
+        except (yaml.YAMLError, ValueError):  # not YAML, or a date that does not exist (2026-13-01)
+            value = text
+        if name == "as_of":
+            overrides["as_of"] = value
+            continue
+        if name.startswith("book."):
+            key, kind, choices = name[5:], BOOK.get(name[5:], (None,))[0], ", ".join(f"book.{k}" for k in BOOK)
+        else:
+            key, kind = name, known.get(name, {}).get("type")
+            choices = ", ".join([*known, "as_of", *(f"book.{k}" for k in BOOK)])
+        if kind is None:
+            problems.append(Problem(where, None, None, f"unknown parameter; {chapter} accepts: {choices}"))
+        elif not _type_ok(value, kind):
+            problems.append(Problem(where, None, None, f"expected {kind}, got {type(value).__name__} {value!r}"))
+        else:
+            overrides.setdefault("book" if name.startswith("book.") else chapter, {})[key] = value
+    if problems:
+        raise ParamsError(problems)
+    return overrides
+
+
+def check_params(raw: dict, name: str, lines: dict[tuple, int], chapters: dict[str, Path]) -> Params:
+    """The parameters mapping checked: every name known, every value of its type."""
     problems, result = [], {stem: {} for stem in chapters}
     as_of = raw.pop("as_of", None)
     if as_of is None:
@@ -306,12 +356,30 @@ def listing(chapters: dict[str, Path]) -> list[dict]:
     return rows
 
 
-def load_inputs(data_dir: Path | None, params_file: Path, chapters: dict[str, Path]) -> tuple[Params, Evidence]:
+def load_inputs(
+    data_dir: Path | None, params_file: Path, chapters: dict[str, Path], overrides: dict | None = None
+) -> tuple[Params, Evidence]:
     """The first step of a build and all of `crobook validate`: the parameters, the data read with them, then
     the parameters against the data. Raises ParamsError or DataError listing every problem."""
-    checked = load_params(params_file, chapters)
+    checked = load_params(params_file, chapters, overrides)
     evidence = load(data_dir, as_of=checked.as_of, book=checked.book)
     problems = requirement_problems(checked, evidence, params_file, chapters)
     if problems:
-        raise ParamsError(problems)
+        raise ParamsError(_blame_overrides(problems, overrides))
     return checked, evidence
+
+
+def _blame_overrides(problems: list[Problem], overrides: dict | None) -> list[Problem]:
+    """Problems with values given as `-p NAME VALUE` name the option, not a line of the parameters file."""
+    named = {"as_of": "as_of"} if "as_of" in (overrides or {}) else {}
+    for group, values in (overrides or {}).items():
+        for key in values if isinstance(values, dict) else ():
+            named[f"{group}.{key}"] = f"book.{key}" if group == "book" else key
+    blamed = []
+    for problem in problems:
+        if problem.column in named:
+            # "cro-market.horizon_year = 2020: expected ..." says again what the option says
+            message = re.sub(r"^\S+ = .*?: (?=expected|no )", "", problem.message)
+            problem = Problem(f"command line -p {named[problem.column]}", None, None, message)
+        blamed.append(problem)
+    return blamed
