@@ -36,7 +36,7 @@ import papermill
 import psutil
 import yaml
 
-from crobook import __version__, site, webpages
+from crobook import __version__, quick, site, webpages
 from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
 from crobook.charts import write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
@@ -551,6 +551,7 @@ def build(
     existing = site.edition(site_dir, name)
     if existing is not None and not force and site.same_inputs(existing, inputs_digest(edition)):
         log(f"edition {name} is up to date in {site_dir}; nothing to do (use --force to rebuild it)")
+        quick.remember(evidence.data_dir, params_file, site_dir, name)
         return site_dir / name
     if existing is not None and not replace and not site.same_inputs(existing, inputs_digest(edition)):
         raise BuildError(site.refusal(name))
@@ -576,6 +577,7 @@ def build(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    quick.remember(evidence.data_dir, params_file, site_dir, name)
     target = site_dir / name
     log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
     return site_dir / name

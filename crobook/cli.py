@@ -10,9 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from crobook.data import DataError
-from crobook.errors import BuildError
-from crobook.params import ParamsError
+from crobook.errors import BuildError, DataError, ParamsError
 
 UNTOUCHED = {
     "build": "; nothing was published and the site is as it was",
@@ -72,6 +70,27 @@ def diff_editions(old: str, new: str, site_dir: Path | None) -> str:
             raise BuildError(f'no edition "{name}" in {site_dir} (expected {folder / "manifest.json"})')
     before, after = read_manifest(dirs[0]), read_manifest(dirs[1])
     return report(compare(before, after), before["edition"], after["edition"])  # "latest" by its name
+
+
+def found_site(args) -> Path:
+    return Path(args.site or Path(__file__).resolve().parent.parent / "_build" / "site").resolve()
+
+
+def up_to_date_edition(args) -> str | None:
+    """The published edition these very inputs gave, found without reading the data (see crobook.quick); the
+    site is repaired first, as every build does."""
+    from crobook import quick, site
+
+    root = Path(__file__).resolve().parent.parent
+    site_dir = found_site(args)
+    data_dir = Path(args.data or root / "data").resolve()
+    params_file = Path(args.params or root / "params" / "default.yaml").resolve()
+    found = quick.up_to_date(data_dir, params_file, site_dir, args.edition)
+    if not found:
+        return None
+    with site.site_lock(site_dir):
+        site.repair(site_dir)
+    return found if (site_dir / found / "manifest.json").is_file() else None
 
 
 def failure(command: str, message: str, untouched: str) -> None:
@@ -158,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             print(ledger_table(args.data, args.params, args.readme))
         elif args.command == "diff":
             print(diff_editions(args.old, args.new, args.site))
+        elif not (args.force or args.replace) and (found := up_to_date_edition(args)):
+            print(f"edition {found} is up to date in {found_site(args)}; nothing to do (use --force to rebuild it)")
         else:
             from crobook.build import build as build_book  # papermill and friends load only for a build
 

@@ -16,39 +16,11 @@ import pandas as pd
 import pandera.pandas as pa
 
 from crobook.analysis import CITED_GRADES
+from crobook.errors import DataError, Problem
 from crobook.schema import BOOLEAN, TABLES, UNITS, Table
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CHAPTERS_DIR = Path(__file__).resolve().parent.parent / "chapters"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input: where it is and what was expected."""
-
-    file: str
-    row: int | None  # 1-based data row (the header is not counted); None for file-level problems
-    column: str | None
-    message: str
-    line: int | None = None  # for files without rows (YAML): the line in the file
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.row is not None:
-            where.append(f"row {self.row} (line {self.row + 1})")
-        elif self.line is not None:
-            where.append(f"line {self.line}")
-        if self.column is not None:
-            where.append(f'column "{self.column}"')
-        return ", ".join(where) + ": " + self.message
-
-
-class DataError(Exception):
-    """Raised with every problem found, so an analyst can fix them all in one pass."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 REGISTER = ("approvals", "companies", "aliases", "rankings")  # the tables behind the approvals count

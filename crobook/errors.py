@@ -1,4 +1,8 @@
-"""Errors the command line reports as plain messages."""
+"""Errors the command line reports as plain messages (kept apart so the command line starts without pandas)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class BuildError(Exception):
@@ -10,3 +14,38 @@ class BuildError(Exception):
     def __init__(self, message: str, site_untouched: bool = True):
         super().__init__(message)
         self.site_untouched = site_untouched
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where it is and what was expected."""
+
+    file: str
+    row: int | None  # 1-based data row (the header is not counted); None for file-level problems
+    column: str | None
+    message: str
+    line: int | None = None  # for files without rows (YAML): the line in the file
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row} (line {self.row + 1})")
+        elif self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f'column "{self.column}"')
+        return ", ".join(where) + ": " + self.message
+
+
+class DataError(Exception):
+    """Raised with every problem found, so an analyst can fix them all in one pass."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ParamsError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -21,7 +21,8 @@ import yaml
 
 from crobook.analysis import CITED_GRADES, EVIDENCE_GRADES
 from crobook.approvals import TOP_N
-from crobook.data import Evidence, Problem, load
+from crobook.data import Evidence, load
+from crobook.errors import ParamsError, Problem
 
 # Handed by the build to the chapters that declare them (see crobook.build), never set in the parameters file.
 RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path", "as_of", "book"}
@@ -50,12 +51,6 @@ TYPES = {
     "list": (list,),
     "dict": (dict,),
 }
-
-
-class ParamsError(Exception):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def declared(chapter: Path) -> dict[str, dict]:
