@@ -148,6 +148,23 @@ def run_chapter(source: Path, output: Path, parameters: dict, record: Path | Non
     return time.perf_counter() - start
 
 
+def describe_reads(reads: list[str]) -> str:
+    """'observations.csv (4 series), sources.csv': whole files by name, row-by-row reads by how many keys."""
+    keyed: dict[str, int] = {}
+    for item in reads:
+        name, _, key = item.partition(":")
+        keyed[name] = keyed.get(name, 0) + (1 if key else 0)
+    whole = {item for item in reads if ":" not in item}
+    kinds = {"observations.csv": "series", "series.csv": "series", "sources.csv": "sources"}
+    return (
+        ", ".join(
+            name if name in whole else f"{name} ({count} {kinds.get(name, 'claims')})"
+            for name, count in sorted(keyed.items())
+        )
+        or "no data"
+    )
+
+
 def _start_worker(parent: int) -> None:
     # Kernels inherit the worker's stderr and log start-up chatter there; failures reach us as exceptions.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -263,7 +280,7 @@ def execute_chapters(
                 reads, views = found.get("reads", []), found.get("views", [])
                 key = chapter_key(sources[stem], params.get(stem, {}), reads, data_dir, hashed)
                 chapter_cache.store(stem, key, out_dir, reads, views, found.get("files", []))
-                log(f"  [{done}/{len(sources)}] {stem}: ran in {seconds:.1f} s (reads {', '.join(reads) or 'no data'})")
+                log(f"  [{done}/{len(sources)}] {stem}: ran in {seconds:.1f} s (reads {describe_reads(reads)})")
     except BaseException as err:
         # An interrupt or a failed chapter: kill the chapters running now with their kernels and drop the
         # ones not yet started, rather than run them all first.

@@ -1,7 +1,8 @@
 """Re-run a chapter only when something it depends on changed.
 
-After a chapter runs, its cache record keeps the key of what it ran on, the data files it actually read
-(recorded by `crobook.data` while it ran) and the views it wrote. The key hashes the chapter's source, the
+After a chapter runs, its cache record keeps the key of what it ran on, the data it actually read (recorded
+by `crobook.data` while it ran: whole files, or the rows of one series, source or claim) and the views it
+wrote. The key hashes the chapter's source, the
 package code, its parameters, the content of the files it read and anything the build handed it (other
 chapters' views, the previous edition). On the next build the key is computed again from the recorded
 files; if it matches, the stored notebook and views are reused and no kernel starts.
@@ -9,6 +10,7 @@ files; if it matches, the stored notebook and views are reused and no kernel sta
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -44,13 +46,41 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+@cache
+def _key_digests(path: Path, file_hash: str) -> dict[str, str]:
+    """Digest of each key's rows in a CSV file (see crobook.data.KEYS), by key."""
+    from crobook.data import KEYS
+    from crobook.schema import TABLES
+
+    column = next(KEYS[name] for name, table in TABLES.items() if table.file == path.name and name in KEYS)
+    groups: dict[str, list[list[str]]] = {}
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = csv.reader(f)
+        header = [cell.strip() for cell in next(rows, [])]
+        at = header.index(column) if column in header else None
+        for row in rows:
+            key = row[at].strip() if at is not None and at < len(row) else ""
+            groups.setdefault(key, []).append(row)
+    return {key: hashlib.sha256(json.dumps([header, found]).encode()).hexdigest() for key, found in groups.items()}
+
+
+def read_digest(data_dir: Path, item: str) -> str:
+    """Digest of what a chapter read: a whole file ("sources.csv") or one key's rows ("observations.csv:x")."""
+    name, _, key = item.partition(":")
+    path = data_dir / name
+    whole = file_digest(path)
+    if not key or whole == "missing":
+        return whole
+    return _key_digests(path, whole).get(key, "missing")
+
+
 def chapter_key(source: Path, parameters: dict, reads: list[str], data_dir: Path, handed: dict[str, str]) -> str:
     digest = hashlib.sha256()
     digest.update(source.read_bytes())
     digest.update(code_digest().encode())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    for name in sorted(reads):
-        digest.update(f"{name}\0{file_digest(data_dir / name)}".encode())
+    for item in sorted(reads):
+        digest.update(f"{item}\0{read_digest(data_dir, item)}".encode())
     for name, value in sorted(handed.items()):
         digest.update(f"{name}\0{value}".encode())
     return digest.hexdigest()

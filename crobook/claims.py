@@ -155,17 +155,17 @@ def part_figures(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = 
 
 
 def _part_figures(evidence: Evidence, part: pd.Series) -> list[dict]:
-    links = evidence.claim_evidence
-    links = links[(links["claim_id"] == part["claim_id"]) & (links["part"] == part["part"])]
-    units = dict(zip(evidence.series["series_id"], evidence.series["unit"]))
-    unused = left_out(evidence)
+    links = evidence.rows("claim_evidence", part["claim_id"])
+    links = links[links["part"] == part["part"]]
     rows = []
     for _, link in links.iterrows():
         first = evidence.series_data(link["series_id"])
-        first = first[~first["grade"].isin(CITED_GRADES) & ~first["source_id"].isin(unused)]
+        first = first[~first["grade"].isin(CITED_GRADES) & ~left_out_rows(evidence, first)]
         if link["with_series"]:
             second = evidence.series_data(link["with_series"])
-            second = second[~second["source_id"].isin(unused)]
+            second = second[~left_out_rows(evidence, second)]
+            both = pd.concat([first, second])
+            units = dict(zip(both["series_id"], both["unit"]))
             figures = [
                 a.to_dict() | _combined(a, b, link["combine"], units[link["series_id"]], units[link["with_series"]])
                 for a, b in _pairs(first, second)
@@ -180,13 +180,14 @@ def _part_figures(evidence: Evidence, part: pd.Series) -> list[dict]:
     return rows
 
 
-def left_out(evidence: Evidence) -> frozenset[str]:
-    """Sources the edition leaves out of the evidence (a sensitivity edition): those graded below the book's
-    `min_grade`, and those it names in `exclude_sources`. The article's own rows are cited, never evidence."""
+def left_out_rows(evidence: Evidence, rows: pd.DataFrame) -> pd.Series:
+    """Which of these observation rows the edition leaves out of the evidence (a sensitivity edition): those
+    from sources graded below the book's `min_grade`, and those from sources it names in `exclude_sources`.
+    Found from the rows' own source columns, so that only their sources count as read."""
     lowest = EVIDENCE_GRADES.index(evidence.book.get("min_grade", EVIDENCE_GRADES[-1]))
-    sources = evidence.sources
-    weaker = sources.loc[sources["grade"].isin(EVIDENCE_GRADES[lowest + 1 :]), "source_id"]
-    return frozenset(weaker) | frozenset(evidence.book.get("exclude_sources", []))
+    return rows["grade"].isin(EVIDENCE_GRADES[lowest + 1 :]) | rows["source_id"].isin(
+        evidence.book.get("exclude_sources", [])
+    )
 
 
 def directness(figure: dict, part: pd.Series) -> str:
@@ -236,7 +237,7 @@ class PartVerdict:
 
 
 def _cited(evidence: Evidence, series_id: str, period: str) -> pd.Series:
-    obs = evidence.observations
+    obs = evidence.series_data(series_id)
     rows = obs[(obs["series_id"] == series_id) & (obs["period"] == period) & obs["grade"].isin(CITED_GRADES)]
     return rows.iloc[0]
 
@@ -603,7 +604,7 @@ def claim_status(statuses: list[str]) -> str:
 
 
 def _claim_statuses(evidence: Evidence, claim_id: str, exclude: frozenset[str] = frozenset()) -> list[str]:
-    parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim_id]
+    parts = evidence.rows("claim_parts", claim_id)
     return [judge_part(evidence, part, exclude).status for _, part in parts.iterrows()]
 
 
@@ -622,7 +623,7 @@ def tolerance_steps(evidence: Evidence, claim_id: str) -> pd.DataFrame:
     part's and the claim's verdict at tolerances from 0 past the figure farthest from the article's.
 
     For the reader's slider on the website only: published verdicts always use the tolerance in the data."""
-    parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim_id]
+    parts = evidence.rows("claim_parts", claim_id)
     verdicts = [judge_part(evidence, part) for _, part in parts.iterrows()]
     statuses = [v.status for v in verdicts]
     rows = []
@@ -697,18 +698,24 @@ class Ledger:
     figures: pd.DataFrame  # one row per figure shown for a part, with its directness and outcome
 
 
-_CACHE: dict[int, tuple[Evidence, Ledger]] = {}
+_CACHE: dict[tuple, tuple[Evidence, Ledger]] = {}
 
 
-def assess(evidence: Evidence) -> Ledger:
-    """The whole ledger: every claim, its parts, their figures, verdicts, certainty and sensitivity."""
-    cached = _CACHE.get(id(evidence))
+def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
+    """The ledger: every claim (or those of `claim_ids`, in the claims table's order), its parts, their figures,
+    verdicts, certainty and sensitivity. A chapter about one claim asks for it alone, so only that claim's
+    data count as read."""
+    key = (id(evidence), None if claim_ids is None else tuple(claim_ids))
+    cached = _CACHE.get(key)
     if cached and cached[0] is evidence:
         return cached[1]
-    _FIGURES.clear()  # figures of earlier data are never asked for again
+    if any(other[0] is not evidence for other in _CACHE.values()):
+        _CACHE.clear()
+        _FIGURES.clear()  # figures of earlier data are never asked for again
+    claims = evidence.claims if claim_ids is None else evidence.rows("claims", *claim_ids)
     claim_rows, part_rows, figure_rows = [], [], []
-    for _, claim in evidence.claims.iterrows():
-        parts = evidence.claim_parts[evidence.claim_parts["claim_id"] == claim["claim_id"]]
+    for _, claim in claims.iterrows():
+        parts = evidence.rows("claim_parts", claim["claim_id"])
         statuses, certainties, sentences, used, unconfirmed = [], [], [], [], set()
         for _, part in parts.iterrows():
             verdict = judge_part(evidence, part)
@@ -750,7 +757,7 @@ def assess(evidence: Evidence) -> Ledger:
         testable = [c for c in certainties if c]
         level = min(testable, key=CERTAINTY.index) if testable else ""
         sensitivity = _sensitivity(evidence, claim["claim_id"], status, figure_rows)
-        sources = evidence.sources.set_index("source_id")
+        publishers = {r["source_id"]: r["publisher"] for r in figure_rows}
         used = list(dict.fromkeys(used))
         claim_rows.append(
             {
@@ -766,13 +773,12 @@ def assess(evidence: Evidence) -> Ledger:
                 "sensitivity": sensitivity,
                 "unconfirmed": sorted(unconfirmed),
                 "source_ids": used,
-                "sources": "; ".join(dict.fromkeys(sources.loc[s, "publisher"] for s in used)),
+                "sources": "; ".join(dict.fromkeys(publishers[s] for s in used)),
                 "sentence": _claim_sentence(claim["claim_id"], status, level, unconfirmed),
             }
         )
     ledger = Ledger(pd.DataFrame(claim_rows), pd.DataFrame(part_rows), pd.DataFrame(figure_rows))
-    _CACHE.clear()
-    _CACHE[id(evidence)] = (evidence, ledger)
+    _CACHE[key] = (evidence, ledger)
     return ledger
 
 

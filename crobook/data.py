@@ -24,9 +24,20 @@ CHAPTERS_DIR = Path(__file__).resolve().parent.parent / "chapters"
 
 
 REGISTER = ("approvals", "companies", "aliases", "rankings")  # the tables behind the approvals count
+# Tables a chapter may read row by row (Evidence.rows), by their key column. Observations are keyed by series:
+# a series is the unit an analyst edits and a chapter draws.
+KEYS = {
+    "observations": "series_id",
+    "series": "series_id",
+    "sources": "source_id",
+    "claims": "claim_id",
+    "claim_parts": "claim_id",
+    "claim_evidence": "claim_id",
+}
 
-# When set (by the build, for each chapter it runs), the data files a chapter actually uses are recorded in this
-# JSON file, so that a later build re-runs the chapter only when one of them changes.
+# When set (by the build, for each chapter it runs), the data a chapter actually uses are recorded in this JSON
+# file, so that a later build re-runs the chapter only when they change: whole files ("sources.csv") or the rows
+# of one key ("observations.csv:ebp_share_rd_pipeline", see KEYS).
 RECORD_ENV = "CROBOOK_RECORD"
 
 
@@ -120,12 +131,26 @@ class Evidence:
         self._use("models")
         return self.tables["models"]
 
+    def rows(self, name: str, *keys: str) -> pd.DataFrame:
+        """The rows of table `name` whose key (see KEYS) is one of `keys`; only those rows count as read, so a
+        change elsewhere in the file does not re-run the chapter."""
+        record("reads", *(f"{TABLES[name].file}:{key}" for key in keys))
+        table = self.tables[name]
+        return table[table[KEYS[name]].isin(keys)]
+
     def series_data(self, *series_ids: str) -> pd.DataFrame:
-        """Observations of the given series, in the order given, then by period."""
-        unknown = set(series_ids) - set(self.series["series_id"])
+        """Observations of the given series, in the order given, then by period.
+
+        What is read is recorded row by row: these series' observations and definitions, the sources their
+        figures come from, and the approvals register when a series is computed from it."""
+        unknown = set(series_ids) - set(self.tables["series"]["series_id"])
         if unknown:
             raise KeyError(f"unknown series {sorted(unknown)} in {self.data_dir / 'series.csv'}")
-        rows = self.observations[self.observations["series_id"].isin(series_ids)].copy()
+        self.rows("series", *series_ids)
+        rows = self.rows("observations", *series_ids).copy()
+        self.rows("sources", *rows["source_id"].unique())
+        if (rows["derivation"] != "").any():
+            self._use(*REGISTER)
         rows["_order"] = rows["series_id"].map({s: i for i, s in enumerate(series_ids)})
         return rows.sort_values(["_order", "year", "period"]).drop(columns="_order").reset_index(drop=True)
 

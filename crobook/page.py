@@ -77,7 +77,7 @@ def claim(evidence, claim_id: str) -> dict:
     `claim-<id>-status` and `claim-<id>-certainty`. Returns the ledger row."""
     from crobook.claims import assess
 
-    row = assess(evidence).claims.set_index("claim_id").loc[claim_id]
+    row = assess(evidence, [claim_id]).claims.set_index("claim_id").loc[claim_id]
     _glue(f"claim-{claim_id}", f"{row['sentence']} {row['why']}", display=False)
     _glue(f"claim-{claim_id}-status", row["status"], display=False)
     _glue(f"claim-{claim_id}-certainty", row["certainty"] or "none", display=False)
@@ -89,7 +89,7 @@ def claim_figure(evidence, claim_id: str, name: str) -> None:
     from crobook.charts import claim_chart
     from crobook.claims import assess, tolerance_steps
 
-    ledger = assess(evidence)
+    ledger = assess(evidence, [claim_id])
     row = ledger.claims.set_index("claim_id").loc[claim_id].copy()
     row["claim_id"] = claim_id
     terms = dict(zip(evidence.definitions["definition_id"], evidence.definitions["term"], strict=True))
@@ -128,7 +128,7 @@ def claim_table(evidence, claim_id: str, name: str):
     from crobook import tables
     from crobook.claims import assess
 
-    ledger = assess(evidence)
+    ledger = assess(evidence, [claim_id])
     parts = ledger.parts[ledger.parts["claim_id"] == claim_id]
     shown = pd.DataFrame(
         {
@@ -144,10 +144,8 @@ def claim_table(evidence, claim_id: str, name: str):
             ],
         }
     )
-    figures = ledger.figures
-    used = evidence.observations[
-        evidence.observations["source_id"].isin(figures.loc[figures["claim_id"] == claim_id, "source_id"])
-    ]
+    # The claim's figures name its sources (in the order of the observations file, as other source lines).
+    used = ledger.figures.sort_values("row").drop_duplicates("source_id") if len(ledger.figures) else ledger.figures
     return tables.table(shown, name, f"Claim {claim_id}, part by part", used)
 
 

@@ -170,6 +170,19 @@ def test_one_data_file_change_reexecutes_only_the_chapters_that_read_it(site, se
     assert executed(out) == {"models", "sources", "changes", "intro"}
 
 
+def test_one_row_change_reexecutes_only_the_chapters_that_read_its_series(site, second, changed_data, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(changed_data, data)
+    replace(data / "observations.csv", "ebp_share_rd_pipeline,2021,55,", "ebp_share_rd_pipeline,2021,54,")
+    build(data_dir=data, site_dir=site, edition_name="one-row")
+    out = capsys.readouterr().out
+    # Chapters read observations series by series: the pipeline chapter draws this series and the findings
+    # judge its claim; the sources appendix, the changes page and the first page (which cites the edition's
+    # fingerprint) read every observation. The other six chapters are reused.
+    assert executed(out) == {"pipeline", "findings", "sources", "changes", "intro"}
+    assert "observations.csv (6 series)" in out
+
+
 def test_parameter_change_reexecutes_only_the_chapters_that_use_it(site, second, changed_data, tmp_path, capsys):
     params = tmp_path / "params.yaml"
     as_of = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))["as_of"]  # the same edition date
