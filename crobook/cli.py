@@ -1,4 +1,4 @@
-"""Command line: `crobook validate`, `build`, `run`, `params`, `ledger` and `diff`.
+"""Command line: `crobook validate`, `build`, `run`, `preview`, `params`, `ledger` and `diff`.
 
 Problems are printed one per line, never as a traceback."""
 
@@ -146,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--out", type=Path, default=None, help="folder for the notebook and views (default: a new temporary one)"
     )
+    preview = commands.add_parser(
+        "preview", help="serve the website with live reload while you edit data, parameters or chapters (no PDF)"
+    )
+    preview.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
+    preview.add_argument("--params", type=Path, default=None, help="parameters file (default: params/default.yaml)")
+    preview.add_argument("--port", type=int, default=8000, help="port on localhost (default: 8000; 0 picks a free one)")
+    preview.add_argument("--dir", type=Path, default=None, help="folder of the draft (default: _build/preview/)")
     ledger = commands.add_parser("ledger", help="print the claims ledger as a Markdown table")
     ledger.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
     ledger.add_argument(
@@ -171,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             from crobook.run import run as run_chapter
 
             run_chapter(args.chapter, args.parameter, args.data, Path(args.params or DEFAULT_PARAMS), args.out)
+        elif args.command == "preview":
+            from crobook.build import DEFAULT_PARAMS
+            from crobook.preview import PREVIEW_DIR, serve
+
+            params_file = Path(args.params or DEFAULT_PARAMS).resolve()
+            return serve(args.data, params_file, args.port, Path(args.dir or PREVIEW_DIR).resolve())
         elif args.command == "params":
             print(params_table())
         elif args.command == "ledger":

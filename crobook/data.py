@@ -66,6 +66,7 @@ class Evidence:
     tables: dict[str, pd.DataFrame]
     data_dir: Path
     book: dict = field(default_factory=dict)  # the book-wide parameters it was read with (see crobook.params)
+    _series_rows: dict = field(default_factory=dict, repr=False, compare=False)  # series_data by series ids
 
     def _use(self, *names: str) -> None:
         record("reads", *(TABLES[n].file for n in names))
@@ -134,25 +135,34 @@ class Evidence:
     def rows(self, name: str, *keys: str) -> pd.DataFrame:
         """The rows of table `name` whose key (see KEYS) is one of `keys`; only those rows count as read, so a
         change elsewhere in the file does not re-run the chapter."""
-        record("reads", *(f"{TABLES[name].file}:{key}" for key in keys))
+        self._use_rows(name, *keys)
         table = self.tables[name]
         return table[table[KEYS[name]].isin(keys)]
+
+    def _use_rows(self, name: str, *keys: str) -> None:
+        record("reads", *(f"{TABLES[name].file}:{key}" for key in keys))
 
     def series_data(self, *series_ids: str) -> pd.DataFrame:
         """Observations of the given series, in the order given, then by period.
 
         What is read is recorded row by row: these series' observations and definitions, the sources their
         figures come from, and the approvals register when a series is computed from it."""
-        unknown = set(series_ids) - set(self.tables["series"]["series_id"])
-        if unknown:
-            raise KeyError(f"unknown series {sorted(unknown)} in {self.data_dir / 'series.csv'}")
-        self.rows("series", *series_ids)
-        rows = self.rows("observations", *series_ids).copy()
-        self.rows("sources", *rows["source_id"].unique())
-        if (rows["derivation"] != "").any():
+        found = self._series_rows.get(series_ids)
+        if found is None:
+            unknown = set(series_ids) - set(self.tables["series"]["series_id"])
+            if unknown:
+                raise KeyError(f"unknown series {sorted(unknown)} in {self.data_dir / 'series.csv'}")
+            table = self.tables["observations"]
+            rows = table[table["series_id"].isin(series_ids)].copy()
+            rows["_order"] = rows["series_id"].map({s: i for i, s in enumerate(series_ids)})
+            found = rows.sort_values(["_order", "year", "period"]).drop(columns="_order").reset_index(drop=True)
+            self._series_rows[series_ids] = found  # the claims engine asks for the same series hundreds of times
+        self._use_rows("series", *series_ids)
+        self._use_rows("observations", *series_ids)
+        self._use_rows("sources", *found["source_id"].unique())
+        if (found["derivation"] != "").any():
             self._use(*REGISTER)
-        rows["_order"] = rows["series_id"].map({s: i for i, s in enumerate(series_ids)})
-        return rows.sort_values(["_order", "year", "period"]).drop(columns="_order").reset_index(drop=True)
+        return found.copy()
 
 
 def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[Problem]]:
