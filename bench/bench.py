@@ -1,55 +1,134 @@
-"""Time the build: validation alone, a cold full build, a rebuild with nothing changed, and rebuilds after one
-data file changed (the outsourcing-models table, read by one chapter; the observations, read by nearly all).
+"""Time the analyst's loop and the book at scale, each measure beside its target (issue 12).
 
-Run with `make bench`. Prints one line per measurement and writes them to _build/bench.json.
+Run with `make bench`. Every build goes to a temporary site from a temporary copy of the data, so nothing in
+the repository changes. Prints one line per measure and writes them to _build/bench.json.
+
+- validation of today's data, and of a synthetic folder with 100,000 observations (bench/scale.py);
+- a cold build (website and PDF, empty cache), a rebuild with nothing changed, and a rebuild after a one-row
+  change in one series, which re-runs only the chapters that read that series;
+- the same one-row change in the preview (`crobook preview --sync`, then the incremental Sphinx HTML build the
+  preview server runs; the file watcher's own delay is not counted);
+- the book at 100 times today's observations (website and PDF), and the website at 1,000 times (the preview's
+  steps: chapters and Sphinx HTML, no PDF).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import make  # noqa: E402  (bench/scale.py, beside this file)
+
 ROOT = Path(__file__).resolve().parent.parent
-CROBOOK = str(Path(sys.executable).parent / "crobook")
+PYTHON = sys.executable
+ONE_ROW = ("ebp_share_rd_pipeline,2021,65,", "ebp_share_rd_pipeline,2021,61,")  # a series of claim C1
 
 
-def timed(*args: str) -> tuple[float, int]:
-    """Seconds a crobook command took, and how many chapters it executed."""
+def crobook(*args: str) -> tuple[float, str]:
+    """Seconds a crobook command took, and what it printed."""
     start = time.perf_counter()
-    result = subprocess.run([CROBOOK, *args], check=True, cwd=ROOT, capture_output=True, text=True)
-    return time.perf_counter() - start, len(re.findall(r": ran in ", result.stdout))
+    result = subprocess.run([PYTHON, "-m", "crobook.cli", *args], cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"crobook {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return seconds, result.stdout
+
+
+def ran(output: str) -> int:
+    return len(re.findall(r": ran in ", output))
+
+
+def website(data: Path, folder: Path) -> float:
+    """The preview's steps: bring the draft up to date, then the incremental Sphinx HTML build."""
+    start = time.perf_counter()
+    crobook("preview", "--sync", "--data", str(data), "--dir", str(folder))
+    sphinx = [
+        PYTHON,
+        "-m",
+        "sphinx",
+        "build",
+        str(folder / "src"),
+        str(folder / "html"),
+        "-d",
+        str(folder / "doctrees"),
+    ]
+    subprocess.run([*sphinx, "-q", "-n"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def edit_one_row(data: Path) -> None:
+    path = data / "observations.csv"
+    text = path.read_text(encoding="utf-8")
+    old, new = ONE_ROW if ONE_ROW[0] in text else ONE_ROW[::-1]
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def measure(tmp: Path) -> list[dict]:
+    rows = []
+
+    def note(name: str, target: float | None, seconds: float, detail: str = "") -> None:
+        rows.append({"measure": name, "target_s": target, "measured_s": round(seconds, 2), "detail": detail})
+        print(line(rows[-1]), flush=True)
+
+    data = tmp / "data"
+    shutil.copytree(ROOT / "data", data)
+    observations = sum(1 for _ in (data / "observations.csv").open(encoding="utf-8")) - 1
+    seconds, _ = crobook("validate", "--data", str(data))
+    note("validate today's data", None, seconds, f"{observations} observations")
+
+    big = tmp / "scale-100k"
+    count = make(math.ceil(100_000 / observations), big)
+    seconds, _ = crobook("validate", "--data", str(big))
+    note("validate 100,000 observations", 3, seconds, f"{count:,} observations")
+    shutil.rmtree(big)
+
+    site = tmp / "site"
+    seconds, out = crobook("build", "--data", str(data), "--site", str(site))
+    note("cold build, website and PDF", 20, seconds, f"{ran(out)} chapters run")
+    seconds, out = crobook("build", "--data", str(data), "--site", str(site))
+    note("rebuild, nothing changed", 1, seconds, out.strip().splitlines()[-1][:60])
+    edit_one_row(data)
+    seconds, out = crobook("build", "--data", str(data), "--site", str(site))
+    note("rebuild after a one-row change, website and PDF", 8, seconds, f"{ran(out)} of 12 chapters run")
+
+    draft = tmp / "preview"
+    website(data, draft)  # the preview as the analyst starts it
+    edit_one_row(data)
+    note("preview after a one-row change", 4, website(data, draft))
+
+    for factor, target in ((100, 60), (1000, None)):
+        scaled = tmp / f"scale-{factor}"
+        count = make(factor, scaled)
+        if factor == 100:
+            seconds, out = crobook("build", "--data", str(scaled), "--site", str(tmp / "site-100"))
+            note(f"{factor}x today's data, website and PDF", target, seconds, f"{count:,} observations")
+        else:
+            seconds = website(scaled, tmp / f"preview-{factor}")
+            note(f"{factor}x today's data, website", target, seconds, f"{count:,} observations")
+        shutil.rmtree(scaled)
+    return rows
+
+
+def line(row: dict) -> str:
+    target = f"<= {row['target_s']:g} s" if row["target_s"] is not None else "-"
+    verdict = "" if row["target_s"] is None else ("met" if row["measured_s"] <= row["target_s"] else "MISSED")
+    return f"{row['measure']:<50} {target:>9} {row['measured_s']:>9.2f} s  {verdict:<6} {row['detail']}"
 
 
 def main() -> None:
-    results = {}
-    results["validate_s"] = statistics.median(timed("validate")[0] for _ in range(5))
-    with tempfile.TemporaryDirectory() as tmp:
-        site, data = Path(tmp) / "site", Path(tmp) / "data"
-        shutil.copytree(ROOT / "data", data)
-        base = ["build", "--site", str(site), "--data", str(data)]
-        results["cold_build_s"], results["cold_build_chapters_run"] = timed(*base, "--edition", "cold")
-        results["unchanged_s"], results["unchanged_chapters_run"] = timed(*base, "--edition", "cold")
-        models = data / "outsourcing_models.csv"
-        models.write_text(models.read_text(encoding="utf-8").replace("One-off", "Single-study", 1), encoding="utf-8")
-        results["models_file_changed_s"], results["models_file_changed_chapters_run"] = timed(
-            *base, "--edition", "models-changed"
-        )
-        obs = data / "observations.csv"
-        obs.write_text(obs.read_text(encoding="utf-8").replace(",2021,65,", ",2021,64,", 1), encoding="utf-8")
-        results["observations_changed_s"], results["observations_changed_chapters_run"] = timed(
-            *base, "--edition", "observations-changed"
-        )
-    for name, value in results.items():
-        print(f"{name}: {value:.2f}" if isinstance(value, float) else f"{name}: {value}")
+    print(f"{'measure':<50} {'target':>9} {'measured':>11}  {'':<6} detail", flush=True)
+    with tempfile.TemporaryDirectory(prefix="crobook-bench-") as tmp:
+        rows = measure(Path(tmp))
     (ROOT / "_build").mkdir(exist_ok=True)
-    (ROOT / "_build" / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (ROOT / "_build" / "bench.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

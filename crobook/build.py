@@ -40,14 +40,14 @@ from crobook import __version__, quick, site, webpages
 from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
 from crobook.charts import write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
+from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
 from crobook.data import RECORD_ENV, Evidence
 from crobook.errors import BuildError
-from crobook.params import declared, load_inputs
+from crobook.params import DEFAULT_PARAMS, declared, load_inputs
+from crobook.params import chapters as chapters
 from crobook.schema import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS_DIR = ROOT / "chapters"
-DEFAULT_PARAMS = ROOT / "params" / "default.yaml"
 DEFAULT_SITE = ROOT / "_build" / "site"
 BIN = Path(sys.executable).parent
 
@@ -68,10 +68,6 @@ def step(name: str, since: float) -> float:
     now = time.perf_counter()
     log(f"  {name}: {now - since:.1f} s")
     return now
-
-
-def chapters(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(chapters_dir.glob("*.md"))}
 
 
 @cache
@@ -220,6 +216,21 @@ def _descendants(pids: list[int]) -> list[psutil.Process]:
         except psutil.Error:
             pass
     return found
+
+
+def handed_to_chapters(
+    evidence: Evidence, as_of: date, views_dir: Path, previous_dir: str = "", manifest_path: str = ""
+) -> dict:
+    """The parameters the build hands to the chapters that declare them (see params.RESERVED). Without an
+    edition (a single run, the preview) there is no previous edition and no manifest."""
+    return {
+        "data_dir": str(evidence.data_dir),
+        "views_dir": str(views_dir),
+        "previous_dir": previous_dir,
+        "manifest_path": manifest_path,
+        "as_of": as_of.isoformat(),
+        "book": evidence.book,
+    }
 
 
 def execute_chapters(
@@ -618,14 +629,9 @@ def _build_in(
     manifest_path = work / "manifest.json"
     manifest_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     out_dir = src / "chapters"
-    handed = {
-        "data_dir": str(evidence.data_dir),
-        "views_dir": str(out_dir / "views"),
-        "previous_dir": previous["dir"] if previous else "",
-        "manifest_path": str(manifest_path),
-        "as_of": edition.as_of.isoformat(),
-        "book": evidence.book,
-    }
+    handed = handed_to_chapters(
+        evidence, edition.as_of, out_dir / "views", previous["dir"] if previous else "", str(manifest_path)
+    )
     # What the chapters' outputs depend on through the handed parameters (paths themselves do not matter).
     handed_digests = {
         "as_of": edition.as_of.isoformat(),

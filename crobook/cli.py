@@ -15,6 +15,7 @@ from crobook.errors import BuildError, DataError, ParamsError
 UNTOUCHED = {
     "build": "; nothing was published and the site is as it was",
     "run": "; no kernel was started",
+    "preview": "; the preview shows the last good state",
 }
 
 
@@ -24,8 +25,7 @@ def _stop(signum, frame):
 
 def validate_data(data_dir: Path | None, params_file: Path | None):
     """The same checks as the start of a build: the parameters, then the data against their as-of date."""
-    from crobook.build import DEFAULT_PARAMS, chapters
-    from crobook.params import load_inputs
+    from crobook.params import DEFAULT_PARAMS, chapters, load_inputs
 
     return load_inputs(data_dir, Path(params_file or DEFAULT_PARAMS), chapters())[1]
 
@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--params", type=Path, default=None, help="parameters file (default: params/default.yaml)")
     preview.add_argument("--port", type=int, default=8000, help="port on localhost (default: 8000; 0 picks a free one)")
     preview.add_argument("--dir", type=Path, default=None, help="folder of the draft (default: _build/preview/)")
+    preview.add_argument(
+        "--sync", action="store_true", help="only bring the draft up to date (the server runs this on each change)"
+    )
     ledger = commands.add_parser("ledger", help="print the claims ledger as a Markdown table")
     ledger.add_argument("--data", type=Path, default=None, help="data folder (default: data/)")
     ledger.add_argument(
@@ -180,10 +183,13 @@ def main(argv: list[str] | None = None) -> int:
             run_chapter(args.chapter, args.parameter, args.data, Path(args.params or DEFAULT_PARAMS), args.out)
         elif args.command == "preview":
             from crobook.build import DEFAULT_PARAMS
-            from crobook.preview import PREVIEW_DIR, serve
+            from crobook.preview import PREVIEW_DIR, serve, sync
 
-            params_file = Path(args.params or DEFAULT_PARAMS).resolve()
-            return serve(args.data, params_file, args.port, Path(args.dir or PREVIEW_DIR).resolve())
+            params_file, folder = Path(args.params or DEFAULT_PARAMS).resolve(), Path(args.dir or PREVIEW_DIR).resolve()
+            if args.sync:
+                sync(args.data, params_file, folder)
+            else:
+                return serve(args.data, params_file, args.port, folder)
         elif args.command == "params":
             print(params_table())
         elif args.command == "ledger":

@@ -21,8 +21,16 @@ import yaml
 
 from crobook.analysis import CITED_GRADES, EVIDENCE_GRADES
 from crobook.approvals import TOP_N
-from crobook.data import Evidence, load
+from crobook.data import CHAPTERS_DIR, Evidence, load
 from crobook.errors import ParamsError, Problem
+
+DEFAULT_PARAMS = CHAPTERS_DIR.parent / "params" / "default.yaml"
+
+
+def chapters(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
+    """The chapters by name: every MyST-markdown notebook in `chapters/`."""
+    return {p.stem: p for p in sorted(chapters_dir.glob("*.md"))}
+
 
 # Handed by the build to the chapters that declare them (see crobook.build), never set in the parameters file.
 RESERVED = {"data_dir", "views_dir", "previous_dir", "manifest_path", "as_of", "book"}

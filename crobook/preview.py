@@ -1,22 +1,20 @@
 """`crobook preview`: the website served with live reload while the analyst edits data, parameters or chapters.
 
 sphinx-autobuild watches the data folder, the parameters file's folder and `chapters/`. On each change it first
-runs `python -m crobook.preview sync` (validate, re-run the chapters whose inputs changed, copy into the Sphinx
+runs `crobook preview --sync` (validate, re-run the chapters whose inputs changed, copy into the Sphinx
 source only the files whose bytes changed), then an incremental Sphinx HTML build that re-reads only those
 pages, and reloads the browser. No PDF, no edition: a draft under `_build/preview/`, never published.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import shlex
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-from crobook.errors import BuildError, DataError, ParamsError
 
 ROOT = Path(__file__).resolve().parent.parent
 PREVIEW_DIR = ROOT / "_build" / "preview"
@@ -83,17 +81,10 @@ def sync(data_dir: Path | None, params_file: Path, preview_dir: Path = PREVIEW_D
 
 
 def _run_chapters(run_dir: Path, src: Path, sources: dict, checked, evidence, preview_dir: Path) -> int:
-    from crobook.build import execute_chapters
+    from crobook.build import execute_chapters, handed_to_chapters
     from crobook.cache import ChapterCache
 
-    handed = {
-        "data_dir": str(evidence.data_dir),
-        "views_dir": str(run_dir / "views"),
-        "previous_dir": "",
-        "manifest_path": "",
-        "as_of": checked.as_of.isoformat(),
-        "book": evidence.book,
-    }
+    handed = handed_to_chapters(evidence, checked.as_of, run_dir / "views")
     digests = {"as_of": handed["as_of"], "book": json.dumps(evidence.book, sort_keys=True)}
     cache = ChapterCache(preview_dir / ".cache")
     execute_chapters(sources, run_dir, checked.chapters, handed, digests, evidence.data_dir, cache, False)
@@ -114,42 +105,13 @@ def serve(data_dir: Path | None, params_file: Path, port: int, preview_dir: Path
     preview_dir.mkdir(parents=True, exist_ok=True)
     sync(data_dir, params_file, preview_dir)
     src = preview_dir / "src"
-    step = [sys.executable, "-m", "crobook.preview", "--data", str(data_dir), "--params", str(params_file)]
+    step = [sys.executable, "-m", "crobook.cli", "preview", "--sync", "--data", str(data_dir)]
+    step += ["--params", str(params_file), "--dir", str(preview_dir)]
     command = [
         *(sys.executable, "-m", "sphinx_autobuild", str(src), str(preview_dir / "html")),
         *("-d", str(preview_dir / "doctrees"), "-n", "-q", "--port", str(port)),
         *("--watch", str(data_dir), "--watch", str(params_file.parent), "--watch", str(ROOT / "chapters")),
         *("--ignore", str(src), "--ignore", str(preview_dir), "--re-ignore", r"(^|/)\.[^/]*$"),
-        *("--pre-build", " ".join(_quote(a) for a in [*step, "--root", str(preview_dir)])),
+        *("--pre-build", shlex.join(step)),
     ]
     return subprocess.call(command)
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m crobook.preview`: the sync step sphinx-autobuild runs before each build."""
-    parser = argparse.ArgumentParser(prog="python -m crobook.preview")
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--params", type=Path, required=True)
-    parser.add_argument("--root", type=Path, default=PREVIEW_DIR)
-    args = parser.parse_args(argv)
-    try:
-        sync(args.data, args.params, args.root)
-    except (DataError, ParamsError) as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(err.problems)} problem(s) found; the preview shows the last good state.", file=sys.stderr)
-        return 1
-    except BuildError as err:
-        print(f"preview failed: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crobook.build import chapters, declared_names, execute_chapters, log
+from crobook.build import chapters, declared_names, execute_chapters, handed_to_chapters, log
 from crobook.cache import ChapterCache
 from crobook.errors import BuildError
 from crobook.params import command_line, load_inputs
@@ -31,14 +31,7 @@ def run(
     wanted = {chapter: sources[chapter]}
     if "views_dir" in declared_names(sources[chapter]):
         wanted = {stem: src for stem, src in sources.items() if "views_dir" not in declared_names(src)} | wanted
-    handed = {
-        "data_dir": str(evidence.data_dir),
-        "views_dir": str(out_dir / "views"),
-        "previous_dir": "",
-        "manifest_path": "",
-        "as_of": checked.as_of.isoformat(),
-        "book": evidence.book,
-    }
+    handed = handed_to_chapters(evidence, checked.as_of, out_dir / "views")
     with tempfile.TemporaryDirectory() as cache:
         execute_chapters(
             wanted, out_dir, checked.chapters, handed, {}, evidence.data_dir, ChapterCache(Path(cache)), force=True
