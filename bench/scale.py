@@ -3,12 +3,12 @@
     python bench/scale.py FACTOR OUT_DIR
 
 OUT_DIR gets a copy of data/ whose observations are FACTOR times as many, all valid. Copy k (1 to FACTOR - 1) of
-every observation cites a new source (a copy of its source, id `<source>-x<k>`, same grade); odd copies add a figure
-to the same series (a chart or table of that series gets more points), even copies belong to a new series (a copy
-of the series, id `<series>_x<k>`, same claim, measure and definition, so it shows wherever a real extra series
-of that claim would). Values move by up to 2% (shares stay between 0 and 100; counts checked against the approvals
-register stay exact). The claims tables are not touched, so verdicts stay comparable. Deterministic: the same
-FACTOR gives the same files.
+every observation belongs to a new series (a copy of its series, id `<series>_x<k>`, same claim, measure and
+definition, so it shows wherever a real extra series of that claim or measure would) and cites a new source (a
+copy of its source, id `<source>-x<k>`, same publisher and grade). Existing series get no extra figure: the
+chapters read one figure per series and period, as the data hold today. Values move by up to 2% (shares stay
+between 0 and 100). The claims tables are not touched, so verdicts stay comparable. Deterministic: the same FACTOR
+gives the same files.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 SEED = 12
 WOBBLE = 0.02  # largest relative change of a copied value
-# Figures that validation checks against the approvals register (one row per approval): copied unchanged.
-EXACT_SERIES = {"cder_novel_approvals"}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -67,15 +65,12 @@ def make(factor: int, out_dir: Path) -> int:
     for k in range(1, factor):
         copy = observations.copy()
         copy["source_id"] = copy["source_id"] + f"-x{k}"
-        if k % 2 == 0:
-            copy["series_id"] = copy["series_id"] + f"_x{k}"
-            extra = copied_series.copy()
-            extra["label"] = extra["label"] + f" (copy {k})"
-            extra["series_id"] = extra["series_id"] + f"_x{k}"
-            new_series.append(extra)
-        moves = [
-            1.0 if s in EXACT_SERIES else 1 + random_numbers.uniform(-WOBBLE, WOBBLE) for s in observations["series_id"]
-        ]
+        copy["series_id"] = copy["series_id"] + f"_x{k}"
+        extra_series = copied_series.copy()
+        extra_series["label"] = extra_series["label"] + f" (copy {k})"
+        extra_series["series_id"] = extra_series["series_id"] + f"_x{k}"
+        new_series.append(extra_series)
+        moves = [1 + random_numbers.uniform(-WOBBLE, WOBBLE) for _ in range(len(copy))]
         is_share = observations["series_id"].map(share).tolist()
         for column in ("value", "value_high"):
             copy[column] = [_moved(v, m, s) for v, m, s in zip(observations[column], moves, is_share, strict=True)]
