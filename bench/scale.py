@@ -5,10 +5,10 @@
 OUT_DIR gets a copy of data/ whose observations are FACTOR times as many, all valid. Copy k (1 to FACTOR - 1) of
 every observation belongs to a new series (a copy of its series, id `<series>_x<k>`, same claim, measure and
 definition, so it shows wherever a real extra series of that claim or measure would) and cites a new source (a
-copy of its source, id `<source>-x<k>`, same publisher and grade). Existing series get no extra figure: the
-chapters read one figure per series and period, as the data hold today. Values move by up to 2% (shares stay
-between 0 and 100). The claims tables are not touched, so verdicts stay comparable. Deterministic: the same FACTOR
-gives the same files.
+copy of its source, id `<source>-x<k>`, its publisher named as a copy, same grade). Existing series get no extra
+figure: the chapters read one figure per series and period, as the data hold today. Values move by up to 2%
+(shares stay between 0 and 100). The claims tables are not touched, so verdicts stay comparable. Deterministic:
+the same FACTOR gives the same files.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def make(factor: int, out_dir: Path) -> int:
         new_observations.append(copy)
         extra_sources = used_sources.copy()
         extra_sources["source_id"] = extra_sources["source_id"] + f"-x{k}"
+        extra_sources["publisher"] = extra_sources["publisher"] + f" (copy {k})"
         extra_sources["title"] = extra_sources["title"] + f" (copy {k})"
         new_sources.append(extra_sources)
 
