@@ -12,7 +12,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from crobook import charts, cro, tables
+from crobook import charts, cro, page, tables
 from crobook.data import DEFAULT_DATA_DIR, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +170,12 @@ def test_chapters_run_at_100_times_the_data(tmp_path):
     subprocess.run(command, check=True, cwd=ROOT, capture_output=True, text=True)
     long_listing = pd.read_csv(out / "views" / "tbl-sources.csv")
     assert len(long_listing) > tables.LONG_TABLE
+
+
+def test_a_listing_names_some_items_and_counts_the_rest():
+    assert page.listed(["a", "b"]) == "a; b"
+    items = [f"item {i}" for i in range(page.LISTED + 850)]
+    text = page.listed(items)
+    assert text.startswith("item 0; item 1; ")
+    assert f"item {page.LISTED - 1}; and 850 more" in text
+    assert f"item {page.LISTED};" not in text
