@@ -179,3 +179,31 @@ def test_a_listing_names_some_items_and_counts_the_rest():
     assert text.startswith("item 0; item 1; ")
     assert f"item {page.LISTED - 1}; and 850 more" in text
     assert f"item {page.LISTED};" not in text
+
+
+def test_a_data_folder_is_validated_once_and_read_again_from_the_cache(data_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(page, "EVIDENCE_CACHE", tmp_path / "cache")
+    first = page.load(str(data_copy))
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1
+    calls = []
+    monkeypatch.setattr("crobook.data.load", lambda *a, **k: calls.append(a) or first)
+    again = page.load(str(data_copy))
+    assert calls == [] and again.observations.equals(first.observations)
+    # Another file content, other parameters: validated afresh.
+    observations = data_copy / "observations.csv"
+    observations.write_text(observations.read_text(encoding="utf-8").replace(",2021,65,", ",2021,64,", 1))
+    page.load(str(data_copy))
+    page.load(str(data_copy), {"top_n": 10})
+    assert len(calls) == 2
+
+
+def test_a_broken_data_folder_is_never_cached(data_copy, tmp_path, monkeypatch):
+    from crobook.data import DataError
+
+    monkeypatch.setattr(page, "EVIDENCE_CACHE", tmp_path / "cache")
+    observations = data_copy / "observations.csv"
+    observations.write_text(observations.read_text(encoding="utf-8").replace(",2021,65,", ",2021,6x5,", 1))
+    for _ in range(2):
+        with pytest.raises(DataError):
+            page.load(str(data_copy))
+    assert list((tmp_path / "cache").glob("*.pickle")) == []
