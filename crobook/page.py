@@ -183,7 +183,7 @@ def definitions_line(evidence, definition_ids) -> str:
 # observations and 35 s at 1,000 times, twelve times a build. The first chapter to read a folder keeps the result
 # here, under a digest of everything it depends on, and the others read that.
 EVIDENCE_CACHE = Path(tempfile.gettempdir()) / f"crobook-evidence-{os.getuid()}"
-EVIDENCE_KEPT = 4  # folders' results kept; the oldest go first
+EVIDENCE_KEPT = 2  # folders kept (a folder of 200,000 observations takes 110 MB); the oldest go first
 
 
 def evidence_key(data_dir: Path, book: dict | None) -> str:
