@@ -219,10 +219,13 @@ def load(data_dir: str = "", book: dict | None = None):
         return pickle.loads(cached.read_bytes())
     evidence = load_data(data_dir or None, book=book or None)
     partial = cached.with_suffix(f".{os.getpid()}.partial")
-    partial.write_bytes(pickle.dumps(evidence))
-    partial.replace(cached)  # whole or not at all, when two chapters write at once
-    for old in sorted(EVIDENCE_CACHE.glob("*.pickle"), key=lambda p: p.stat().st_mtime)[:-EVIDENCE_KEPT]:
-        old.unlink(missing_ok=True)
+    try:
+        partial.write_bytes(pickle.dumps(evidence))
+        partial.replace(cached)  # whole or not at all, when two chapters write at once
+        for old in sorted(EVIDENCE_CACHE.glob("*.pickle"), key=lambda p: p.stat().st_mtime)[:-EVIDENCE_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError:  # a full disk costs the next chapter time, never the build
+        partial.unlink(missing_ok=True)
     return evidence
 
 
