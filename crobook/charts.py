@@ -203,8 +203,9 @@ BACKGROUND_COLUMNS = {"row", "claim", "description", "unit", "url", "check_note"
 
 
 # A chart carries every row it draws inside the page, and Altair refuses more than 5,000 (MaxRowsError). Past these
-# limits a chart draws whole series, as many as fit, and its subtitle counts the rest; the chapter's table and its
-# CSV file list every figure. Today's charts hold at most 32 rows of 31 series.
+# limits a chart draws whole series, as many as fit, and its subtitle counts the rest; its CSV holds the rows it
+# draws (as every view's does) and the edition's data.zip every figure. Today's charts hold at most 32 rows of 31
+# series.
 CHART_ROWS, CHART_SERIES = 600, 40
 
 
@@ -231,7 +232,8 @@ def _titled(title: str, frame: pd.DataFrame) -> str | alt.TitleParams:
         return title
     drawn = frame["series_id"].nunique()
     return alt.TitleParams(
-        title, subtitle=[f"{drawn} series drawn, {left_out:,} more not drawn: the table and CSV list every figure"]
+        title,
+        subtitle=[f"{drawn} series drawn, {left_out:,} more not drawn: every figure is in the book's data (data.zip)"],
     )
 
 
@@ -907,7 +909,7 @@ def company_revenue_chart(
         f"rule marks ASC 606 from 1 January 2018. {described}."
     )
     if frame.attrs["series_left_out"]:
-        description += f" {frame.attrs['series_left_out']:,} more series are not drawn; the table lists them."
+        description += f" {frame.attrs['series_left_out']:,} more series are not drawn; the book's data hold them."
     return alt.layer(
         rule, label, lines, points, named, title=_titled(title, frame), description=description
     ).properties(width=WIDTH, height=HEIGHT)
