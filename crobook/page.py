@@ -31,19 +31,6 @@ def glue(name: str, value) -> None:
     _glue(name, value, display=False)
 
 
-LISTED = 10  # items a sentence or caption names before it counts the rest
-
-
-def listed(items, limit: int = LISTED, separator: str = "; ") -> str:
-    """Items joined for the prose or a caption; past `limit` the rest are counted ("and 850 more"), so that a
-    caption stays on its page however many rows the data hold (a caption of a few thousand characters is also
-    wider than TeX's largest box when LaTeX measures it as one line: "Dimension too large")."""
-    items = [str(item) for item in items]
-    if len(items) <= limit:
-        return separator.join(items)
-    return separator.join(items[:limit]) + f"{separator}and {len(items) - limit:,} more"
-
-
 def publish(relative: str, text: str) -> Path:
     """Write a file for readers to download under views/ (kept with the chapter's cached run)."""
     path = VIEWS_DIR / relative

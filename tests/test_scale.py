@@ -172,15 +172,6 @@ def test_chapters_run_at_100_times_the_data(tmp_path):
     assert len(long_listing) > tables.LONG_TABLE
 
 
-def test_a_listing_names_some_items_and_counts_the_rest():
-    assert page.listed(["a", "b"]) == "a; b"
-    items = [f"item {i}" for i in range(page.LISTED + 850)]
-    text = page.listed(items)
-    assert text.startswith("item 0; item 1; ")
-    assert f"item {page.LISTED - 1}; and 850 more" in text
-    assert f"item {page.LISTED};" not in text
-
-
 def test_a_data_folder_is_validated_once_and_read_again_from_the_cache(data_copy, tmp_path, monkeypatch):
     monkeypatch.setattr(page, "EVIDENCE_CACHE", tmp_path / "cache")
     first = page.load(str(data_copy))
