@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import vl_convert
 
@@ -153,9 +154,15 @@ def write_vega_bundle(static_dir: Path) -> Path:
     return path
 
 
+# A source line names at most this many publishers (today at most 30); the rest are counted, so that a caption
+# stays on its page.
+SOURCE_LINE_ENTRIES = 40
+
+
 def source_line(rows: pd.DataFrame) -> str:
     """'Sources: publisher via outlet (date, date); ...' for the sources of the rows shown, in order of first
     appearance; one entry per publisher and outlet, with each of its dates, so that a caption stays short.
+    Past SOURCE_LINE_ENTRIES entries the rest are counted and the sources appendix named.
     A chart with no sourced figure (an edition may leave every one out) says so."""
     if rows.empty or "publisher" not in rows:
         return "No sourced figure is shown."
@@ -166,6 +173,9 @@ def source_line(rows: pd.DataFrame) -> str:
     parts = [
         f"{publisher}{f' via {via}' if via else ''} ({', '.join(whens)})" for (publisher, via), whens in dates.items()
     ]
+    if len(parts) > SOURCE_LINE_ENTRIES:
+        more = len(parts) - SOURCE_LINE_ENTRIES
+        parts = parts[:SOURCE_LINE_ENTRIES] + [f"and {more:,} more sources (see the sources appendix)"]
     return (
         ("Sources: " if len(rows.drop_duplicates(["publisher", "via", "published"])) > 1 else "Source: ")
         + "; ".join(parts)
@@ -192,7 +202,43 @@ def _tooltip(extra: list | None = None) -> list:
 BACKGROUND_COLUMNS = {"row", "claim", "description", "unit", "url", "check_note"}
 
 
-def _chart_frame(rows: pd.DataFrame) -> pd.DataFrame:
+# A chart carries every row it draws inside the page, and Altair refuses more than 5,000 (MaxRowsError). Past these
+# limits a chart draws whole series, as many as fit, and its subtitle counts the rest; its CSV holds the rows it
+# draws (as every view's does) and the edition's data.zip every figure. Today's charts hold at most 32 rows of 31
+# series.
+CHART_ROWS, CHART_SERIES = 600, 40
+
+
+def whole_series(frame: pd.DataFrame, by: str = "label") -> tuple[pd.DataFrame, int]:
+    """At most CHART_SERIES series and CHART_ROWS rows of `frame`, whole series only, taken in turns from each
+    `by` group (each company, say) in their order of appearance; and the number of series left out."""
+    if "series_id" not in frame:
+        return frame, 0
+    series = frame.drop_duplicates("series_id")
+    if len(series) <= CHART_SERIES and len(frame) <= CHART_ROWS:
+        return frame, 0
+    turn = series.groupby(by, sort=False).cumcount() if by in series else pd.Series(range(len(series)))
+    order = series.assign(_turn=turn.to_numpy()).sort_values("_turn", kind="stable")["series_id"]
+    sizes = frame.groupby("series_id").size().reindex(order)
+    fits = (sizes.cumsum() <= CHART_ROWS).to_numpy() & (np.arange(len(sizes)) < CHART_SERIES)
+    kept = set(sizes.index[fits])
+    return frame[frame["series_id"].isin(kept)], len(sizes) - len(kept)
+
+
+def _titled(title: str, frame: pd.DataFrame) -> str | alt.TitleParams:
+    """The chart's title, with a subtitle counting the series `whole_series` left out, if any."""
+    left_out = frame.attrs.get("series_left_out", 0)
+    if not left_out:
+        return title
+    drawn = frame["series_id"].nunique()
+    return alt.TitleParams(
+        title,
+        subtitle=[f"{drawn} series drawn, {left_out:,} more not drawn: every figure is in the book's data (data.zip)"],
+    )
+
+
+def _chart_frame(rows: pd.DataFrame, by: str = "label") -> pd.DataFrame:
+    rows, left_out = whole_series(rows, by)
     keep = [
         "series_id",
         "source_id",
@@ -219,6 +265,7 @@ def _chart_frame(rows: pd.DataFrame) -> pd.DataFrame:
         frame["shown"] = [
             value_text(v, b, u) for v, b, u in zip(rows["value"], rows["bound"], rows["unit"], strict=True)
         ]
+    frame.attrs["series_left_out"] = left_out
     return frame
 
 
@@ -258,7 +305,7 @@ def estimates_chart(
             tooltip=_tooltip([alt.Tooltip(f"{colour}:N", title=colour_title)]),
         )
     )
-    return alt.layer(points, *bound_marks(frame, "year:Q"), title=title, description=description)
+    return alt.layer(points, *bound_marks(frame, "year:Q"), title=_titled(title, frame), description=description)
 
 
 WHAT_IF_YEARS = 20  # how far past the start the horizon slider reaches
@@ -352,10 +399,10 @@ def bars_chart(
     )
     text = chart.mark_text(dy=-7, fontSize=11).encode(text=alt.Text("value:Q", format=".0f"), color=alt.value("#222"))
     if not column:
-        return alt.layer(chart, text, title=title, description=description)
+        return alt.layer(chart, text, title=_titled(title, frame), description=description)
     return alt.layer(chart, text).facet(
         column=alt.Column(f"{column}:N", title=None, sort=list(dict.fromkeys(frame[column]))),
-        title=title,
+        title=_titled(title, frame),
         description=description,
     )
 
@@ -396,7 +443,7 @@ def lines_chart(
     )
     lines = base.mark_line(strokeWidth=2, opacity=0.8)
     points = base.mark_point(filled=True, size=60)
-    return alt.layer(lines, points, *bound_marks(frame, "year:Q"), title=title, description=description)
+    return alt.layer(lines, points, *bound_marks(frame, "year:Q"), title=_titled(title, frame), description=description)
 
 
 def yearly_bars_chart(
@@ -411,7 +458,7 @@ def yearly_bars_chart(
     for one year stand side by side."""
     frame = _chart_frame(rows)
     return (
-        alt.Chart(frame, title=title, description=description)
+        alt.Chart(frame, title=_titled(title, frame), description=description)
         .mark_bar()
         .encode(
             x=alt.X("year:O", title="Year", axis=alt.Axis(labelAngle=-45)),
@@ -756,7 +803,7 @@ def company_revenue_chart(
     missing = {"company", "basis", "scope", "accounting"} - set(rows.columns)
     if missing:
         raise ValueError(f"rows lack {sorted(missing)}; pass them through crobook.cro.revenue_rows first")
-    frame = _chart_frame(rows)
+    frame = _chart_frame(rows, by="company")
     # Whole-company lines are named at their last figure, so that a lone point (one year) reads as one too.
     last = frame.sort_values("year").groupby("series_id").tail(1).index
     frame["end_label"] = ""
@@ -861,6 +908,8 @@ def company_revenue_chart(
         f" series, {len(frame)} figures from {len(companies)} companies), never added together; a dashed vertical "
         f"rule marks ASC 606 from 1 January 2018. {described}."
     )
-    return alt.layer(rule, label, lines, points, named, title=title, description=description).properties(
-        width=WIDTH, height=HEIGHT
-    )
+    if frame.attrs["series_left_out"]:
+        description += f" {frame.attrs['series_left_out']:,} more series are not drawn; the book's data hold them."
+    return alt.layer(
+        rule, label, lines, points, named, title=_titled(title, frame), description=description
+    ).properties(width=WIDTH, height=HEIGHT)

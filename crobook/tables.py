@@ -72,6 +72,22 @@ def widths(frame: pd.DataFrame) -> list[int]:
     return [max(10, length) for length in lengths]
 
 
+# A table longer than LONG_TABLE rows shows its first SHOWN_ROWS on the page (website and PDF) and says how many
+# more its CSV holds: a page of ten thousand rows helps no reader, and the PDF's longtable would run to hundreds
+# of pages. Today's longest table, the sources appendix, has 103 rows.
+LONG_TABLE, SHOWN_ROWS = 150, 100
+
+
+def shortened(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows a table shows, and a sentence saying how many more rows its CSV holds (empty when none)."""
+    if len(frame) <= LONG_TABLE:
+        return frame, ""
+    more = len(frame) - SHOWN_ROWS
+    return frame.head(SHOWN_ROWS), (
+        f"The table shows the first {SHOWN_ROWS} of {len(frame):,} rows; {more:,} more rows are in the CSV file."
+    )
+
+
 class Raw(str):
     """MyST markup the book itself writes (a cross-reference, a document link), not text from the data."""
 
@@ -85,6 +101,7 @@ def table(
     (text, url) tuple becomes a link; a `Raw` cell is written as MyST markup.
     """
     source = source or source_line(rows)
+    # The CSV holds every row; the page, a long table's first rows.
     write_view(
         name,
         "table",
@@ -92,6 +109,7 @@ def table(
         frame.map(lambda v: v[0] if isinstance(v, tuple) else v),
         list(rows.get("source_id", [])),
     )
+    frame, more = shortened(frame)
     header = "| " + " | ".join(escape(breakable(str(c))) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
@@ -107,7 +125,7 @@ def table(
         *body,
         ":::",
         "",
-        f"{escape(source)} {{download}}`Data of this table (CSV) <views/{name}.csv>`",
+        f"{escape(more)} {escape(source)} {{download}}`Data of this table (CSV) <views/{name}.csv>`".lstrip(),
     ]
     return Markdown("\n".join(lines))
 
