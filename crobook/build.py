@@ -14,6 +14,7 @@ import html
 import itertools
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -41,7 +42,7 @@ from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, f
 from crobook.charts import write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
-from crobook.data import RECORD_ENV, Evidence
+from crobook.data import EVIDENCE_ENV, RECORD_ENV, Evidence
 from crobook.errors import BuildError
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs
 from crobook.params import chapters as chapters
@@ -239,15 +240,36 @@ def execute_chapters(
     params: dict[str, dict],
     handed: dict[str, str],
     handed_digests: dict[str, str],
-    data_dir: Path,
+    evidence: Evidence,
     chapter_cache: ChapterCache,
     force: bool,
 ) -> int:
     """Run the chapters whose inputs changed (all with `force`), in parallel; restore the others from the cache.
 
-    Pages that read the other chapters' views (they declare `views_dir`) run after them. Returns how many
-    chapters were executed.
+    Pages that read the other chapters' views (they declare `views_dir`) run after them. The chapters get the
+    validated `evidence` as a pickle (see crobook.page.load). Returns how many chapters were executed.
     """
+    handed_file = out_dir / ".evidence.pickle"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handed_file.write_bytes(pickle.dumps(evidence))
+    os.environ[EVIDENCE_ENV] = str(handed_file)  # the workers and their kernels inherit it
+    try:
+        return _execute(sources, out_dir, params, handed, handed_digests, evidence.data_dir, chapter_cache, force)
+    finally:
+        os.environ.pop(EVIDENCE_ENV, None)
+        handed_file.unlink(missing_ok=True)
+
+
+def _execute(
+    sources: dict[str, Path],
+    out_dir: Path,
+    params: dict[str, dict],
+    handed: dict[str, str],
+    handed_digests: dict[str, str],
+    data_dir: Path,
+    chapter_cache: ChapterCache,
+    force: bool,
+) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "views").mkdir(exist_ok=True)
     late = {stem for stem, src in sources.items() if "views_dir" in declared_names(src)}
@@ -643,7 +665,7 @@ def _build_in(
     }
     log("2/5 running chapters")
     executed = execute_chapters(
-        sources, out_dir, params, handed, handed_digests, evidence.data_dir, ChapterCache(site_dir / ".cache"), force
+        sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force
     )
     t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
     if (out_dir / "views" / "charts").is_dir():  # the charts' static SVGs, served as _static/charts/

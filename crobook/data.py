@@ -42,6 +42,9 @@ KEYS = {
 RECORD_ENV = "CROBOOK_RECORD"
 
 
+# Set by the build while its chapters run: a pickle of the data it validated, read by crobook.page.load.
+EVIDENCE_ENV = "CROBOOK_EVIDENCE"
+
 _recorded: dict[str, dict[str, set[str]]] = {}  # record file -> key -> items already written
 
 

@@ -6,11 +6,9 @@ its title and the sources it draws on; the page links the CSV, and the sources a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import altair as alt
@@ -164,54 +162,24 @@ def definitions_line(evidence, definition_ids) -> str:
     return ("Who is counted: " + "; ".join(parts) + ".") if parts else ""
 
 
-# Every chapter reads and validates the whole data folder in its own kernel: 4 s at 100 times today's
-# observations and 35 s at 1,000 times, twelve times a build. The first chapter to read a folder keeps the result
-# here, under a digest of everything it depends on, and the others read that.
-EVIDENCE_CACHE = Path(tempfile.gettempdir()) / f"crobook-evidence-{os.getuid()}"
-EVIDENCE_KEPT = 2  # folders kept (a folder of 200,000 observations takes 110 MB); the oldest go first
-
-
-def evidence_key(data_dir: Path, book: dict | None) -> str:
-    """A digest of what a validated data folder depends on: its path and files, the parameters, the loading code."""
-    from crobook.data import DEFAULT_DATA_DIR
-
-    folder = Path(data_dir or DEFAULT_DATA_DIR).resolve()
-    digest = hashlib.sha256(f"{folder}\n{json.dumps(book or {}, sort_keys=True)}\n{pd.__version__}".encode())
-    for path in [*sorted(folder.iterdir()), *sorted(Path(__file__).parent.glob("*.py"))]:
-        if path.is_file():
-            digest.update(f"\n{path.name}\n".encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _private(folder: Path) -> bool:
-    """Whether only this user can write the folder: a pickle is code, so none planted by another user is read."""
-    info = folder.stat()
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
-
-
 def load(data_dir: str = "", book: dict | None = None):
     """The chapters' one way in: the validated data folder (the book's own when empty), read with the book-wide
-    parameters the build hands every chapter (the defaults when empty). A folder another chapter has just read
-    comes from EVIDENCE_CACHE; a folder with problems raises DataError every time."""
+    parameters the build hands every chapter (the defaults when empty).
+
+    A build has validated the folder already: it hands the result to its chapters (see EVIDENCE_ENV), which
+    then need not read and validate it again in each kernel (4 s at 100 times today's observations, 35 s at
+    1,000 times). Anything else, such as a notebook opened by hand, reads the folder itself."""
+    from crobook.approvals import TOP_N
+    from crobook.data import DEFAULT_DATA_DIR, EVIDENCE_ENV
     from crobook.data import load as load_data
 
-    EVIDENCE_CACHE.mkdir(mode=0o700, exist_ok=True)
-    if not _private(EVIDENCE_CACHE):
-        return load_data(data_dir or None, book=book or None)
-    cached = EVIDENCE_CACHE / f"{evidence_key(data_dir, book)}.pickle"
-    if cached.exists():
-        return pickle.loads(cached.read_bytes())
-    evidence = load_data(data_dir or None, book=book or None)
-    partial = cached.with_suffix(f".{os.getpid()}.partial")
-    try:
-        partial.write_bytes(pickle.dumps(evidence))
-        partial.replace(cached)  # whole or not at all, when two chapters write at once
-        for old in sorted(EVIDENCE_CACHE.glob("*.pickle"), key=lambda p: p.stat().st_mtime)[:-EVIDENCE_KEPT]:
-            old.unlink(missing_ok=True)
-    except OSError:  # a full disk costs the next chapter time, never the build
-        partial.unlink(missing_ok=True)
-    return evidence
+    handed = os.environ.get(EVIDENCE_ENV)
+    if handed and Path(handed).is_file():
+        evidence = pickle.loads(Path(handed).read_bytes())
+        same_folder = evidence.data_dir == Path(data_dir or DEFAULT_DATA_DIR).resolve()
+        if same_folder and evidence.book == {"top_n": TOP_N} | (book or {}):
+            return evidence
+    return load_data(data_dir or None, book=book or None)
 
 
 def claim_sections(evidence, ledger) -> str:

@@ -87,7 +87,7 @@ def _run_chapters(run_dir: Path, src: Path, sources: dict, checked, evidence, pr
     handed = handed_to_chapters(evidence, checked.as_of, run_dir / "views")
     digests = {"as_of": handed["as_of"], "book": json.dumps(evidence.book, sort_keys=True)}
     cache = ChapterCache(preview_dir / ".cache")
-    execute_chapters(sources, run_dir, checked.chapters, handed, digests, evidence.data_dir, cache, False)
+    execute_chapters(sources, run_dir, checked.chapters, handed, digests, evidence, cache, False)
     changed = sum(_copy_if_changed(run_dir / f"{s}.ipynb", src / "chapters" / f"{s}.ipynb") for s in sources)
     changed += _mirror(run_dir / "views", src / "chapters" / "views")
     if (run_dir / "views" / "charts").is_dir():

@@ -33,9 +33,7 @@ def run(
         wanted = {stem: src for stem, src in sources.items() if "views_dir" not in declared_names(src)} | wanted
     handed = handed_to_chapters(evidence, checked.as_of, out_dir / "views")
     with tempfile.TemporaryDirectory() as cache:
-        execute_chapters(
-            wanted, out_dir, checked.chapters, handed, {}, evidence.data_dir, ChapterCache(Path(cache)), force=True
-        )
+        execute_chapters(wanted, out_dir, checked.chapters, handed, {}, evidence, ChapterCache(Path(cache)), force=True)
     notebook = out_dir / f"{chapter}.ipynb"
     log(f"done in {time.perf_counter() - started:.1f} s: {notebook} (views in {out_dir / 'views'})")
     return notebook

@@ -172,29 +172,30 @@ def test_chapters_run_at_100_times_the_data(tmp_path):
     assert len(long_listing) > tables.LONG_TABLE
 
 
-def test_a_data_folder_is_validated_once_and_read_again_from_the_cache(data_copy, tmp_path, monkeypatch):
-    monkeypatch.setattr(page, "EVIDENCE_CACHE", tmp_path / "cache")
-    first = page.load(str(data_copy))
-    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1
+def test_chapters_read_the_data_the_build_validated(data_copy, tmp_path, monkeypatch):
+    import pickle
+
+    from crobook.data import EVIDENCE_ENV, load
+
+    handed = load(data_copy)
+    path = tmp_path / "evidence.pickle"
+    path.write_bytes(pickle.dumps(handed))
+    monkeypatch.setenv(EVIDENCE_ENV, str(path))
     calls = []
-    monkeypatch.setattr("crobook.data.load", lambda *a, **k: calls.append(a) or first)
+    monkeypatch.setattr("crobook.data.load", lambda *a, **k: calls.append(a) or handed)
     again = page.load(str(data_copy))
-    assert calls == [] and again.observations.equals(first.observations)
-    # Another file content, other parameters: validated afresh.
-    observations = data_copy / "observations.csv"
-    observations.write_text(observations.read_text(encoding="utf-8").replace(",2021,65,", ",2021,64,", 1))
-    page.load(str(data_copy))
+    assert calls == [] and again.observations.equals(handed.observations)
+    # Another folder, other parameters: the chapter reads the folder itself.
+    page.load("")
     page.load(str(data_copy), {"top_n": 10})
     assert len(calls) == 2
 
 
-def test_a_broken_data_folder_is_never_cached(data_copy, tmp_path, monkeypatch):
-    from crobook.data import DataError
+def test_without_a_build_a_chapter_validates_the_folder_itself(data_copy, monkeypatch):
+    from crobook.data import EVIDENCE_ENV, DataError
 
-    monkeypatch.setattr(page, "EVIDENCE_CACHE", tmp_path / "cache")
+    monkeypatch.delenv(EVIDENCE_ENV, raising=False)
     observations = data_copy / "observations.csv"
     observations.write_text(observations.read_text(encoding="utf-8").replace(",2021,65,", ",2021,6x5,", 1))
-    for _ in range(2):
-        with pytest.raises(DataError):
-            page.load(str(data_copy))
-    assert list((tmp_path / "cache").glob("*.pickle")) == []
+    with pytest.raises(DataError):
+        page.load(str(data_copy))
