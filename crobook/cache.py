@@ -64,14 +64,20 @@ def _key_digests(path: Path, file_hash: str) -> dict[str, str]:
     return {key: hashlib.sha256(json.dumps([header, found]).encode()).hexdigest() for key, found in groups.items()}
 
 
-def read_digest(data_dir: Path, item: str) -> str:
-    """Digest of what a chapter read: a whole file ("sources.csv") or one key's rows ("observations.csv:x")."""
-    name, _, key = item.partition(":")
-    path = data_dir / name
-    whole = file_digest(path)
-    if not key or whole == "missing":
-        return whole
-    return _key_digests(path, whole).get(key, "missing")
+def read_digests(data_dir: Path, reads: list[str]) -> dict[str, str]:
+    """Digest of each thing a chapter read: a whole file ("sources.csv") or one key's rows ("observations.csv:x").
+    Each file is hashed once, however many of its keys were read (a chapter may read thousands of series)."""
+    keys: dict[str, list[str]] = {}
+    for item in reads:
+        name, _, key = item.partition(":")
+        keys.setdefault(name, []).append(key)
+    found = {}
+    for name, wanted in keys.items():
+        whole = file_digest(data_dir / name)
+        slices = _key_digests(data_dir / name, whole) if whole != "missing" and any(wanted) else {}
+        for key in wanted:
+            found[f"{name}:{key}" if key else name] = slices.get(key, "missing") if key else whole
+    return found
 
 
 def chapter_key(source: Path, parameters: dict, reads: list[str], data_dir: Path, handed: dict[str, str]) -> str:
@@ -79,8 +85,8 @@ def chapter_key(source: Path, parameters: dict, reads: list[str], data_dir: Path
     digest.update(source.read_bytes())
     digest.update(code_digest().encode())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    for item in sorted(reads):
-        digest.update(f"{item}\0{read_digest(data_dir, item)}".encode())
+    for item, value in sorted(read_digests(data_dir, reads).items()):
+        digest.update(f"{item}\0{value}".encode())
     for name, value in sorted(handed.items()):
         digest.update(f"{name}\0{value}".encode())
     return digest.hexdigest()

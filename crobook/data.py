@@ -228,7 +228,7 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
             ]
     if problems:
         return None, problems
-    frame = pd.DataFrame(body, columns=header, dtype=str).apply(lambda col: col.str.strip())
+    frame = pd.DataFrame([[cell.strip() for cell in r] for r in body], columns=header, dtype=str)
     for column, spec in table.fields.items():
         if spec.choices == BOOLEAN and column in frame:  # a spreadsheet writes TRUE and FALSE
             lower = frame[column].str.lower()
@@ -500,8 +500,9 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
     claims, parts, links = frames["claims"], frames["claim_parts"], frames["claim_evidence"]
     known_series = set(frames["series"]["series_id"])
     # A row whose source is unknown is reported once, as such, not again as a missing figure of the article.
-    cited = frames["observations"].merge(frames["sources"], on="source_id", how="left")
-    cited = cited[cited["grade"].isin(("as-cited", "as-cited-approximate")) | cited["grade"].isna()]
+    sources, obs = frames["sources"], frames["observations"]
+    as_cited = sources.loc[sources["grade"].isin(("as-cited", "as-cited-approximate")), "source_id"]
+    cited = obs[obs["source_id"].isin(as_cited) | ~obs["source_id"].isin(sources["source_id"])]
     cited_keys = set(zip(cited["series_id"], cited["period"]))
     claims_file, parts_file, links_file = (
         str(data_dir / TABLES[t].file) for t in ("claims", "claim_parts", "claim_evidence")

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import jupytext
-import papermill
 import yaml
 
 from crobook.analysis import CITED_GRADES, EVIDENCE_GRADES
@@ -63,6 +61,9 @@ TYPES = {
 
 def declared(chapter: Path) -> dict[str, dict]:
     """Parameters a MyST-markdown chapter declares: name -> {type, default, help}."""
+    import jupytext  # here, not at the top: `crobook validate` of a file without chapter parameters needs neither
+    import papermill
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{chapter.stem}.ipynb"
         jupytext.write(jupytext.read(chapter), path)
