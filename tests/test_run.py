@@ -74,3 +74,22 @@ def test_unknown_chapter():
     result = crobook("run", "cro-markets")
     assert result.returncode == 1
     assert result.stderr.startswith('run failed: no chapter "cro-markets"; expected one of: approvals,')
+
+
+def test_a_second_source_for_a_year_the_approvals_chapter_totals(data_copy, tmp_path):
+    """Data may give one series' figure for a year from two sources; the chapter uses the share's own source."""
+    with (data_copy / "sources.csv").open("a", encoding="utf-8") as sources:
+        sources.write("other-total-2025,Other Publisher,Approvals in 2024,2025-02,,reported,,confirmed,,\n")
+    with (data_copy / "observations.csv").open("a", encoding="utf-8") as observations:
+        observations.write("fda_novel_approvals_cder_cber,2024,60,other-total-2025,exact,,false,\n")
+    assert crobook("validate", "--data", str(data_copy)).returncode == 0
+    result = crobook("run", "approvals", "--data", str(data_copy), "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    cells = json.loads((tmp_path / "run" / "approvals.ipynb").read_text(encoding="utf-8"))["cells"]
+    glued = {
+        output["metadata"]["scrapbook"]["name"]: output["data"].get("application/papermill.record/text/plain")
+        for cell in cells
+        for output in cell.get("outputs", [])
+        if "scrapbook" in output.get("metadata", {})
+    }
+    assert glued["approvals_evaluate_late_total"] == "61.0"  # Evaluate's own total, not the other source's 60
