@@ -212,13 +212,14 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
     ]
     if problems:
         return None, problems
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    body = [r for r in rows[1:] if "".join(r).strip()]
     if not body:
         return None, [Problem(name, None, None, "file has a header but no data rows")]
+    width = len(header)
     for i, r in enumerate(body, start=1):
-        if len(r) != len(header):
+        if len(r) != width:
             problems.append(
-                Problem(name, i, None, f"has {len(r)} cells; expected {len(header)} (one per column)" + comma_hint(r))
+                Problem(name, i, None, f"has {len(r)} cells; expected {width} (one per column)" + comma_hint(r))
             )
         if CONTROL.search("".join(r)):
             problems += [
@@ -228,7 +229,7 @@ def read_table(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[
             ]
     if problems:
         return None, problems
-    frame = pd.DataFrame([[cell.strip() for cell in r] for r in body], columns=header, dtype=str)
+    frame = pd.DataFrame([list(map(str.strip, r)) for r in body], columns=header, dtype=str)
     for column, spec in table.fields.items():
         if spec.choices == BOOLEAN and column in frame:  # a spreadsheet writes TRUE and FALSE
             lower = frame[column].str.lower()
@@ -359,13 +360,13 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
     problems += claim_problems(frames, data_dir)
     problems += register_problems(frames, data_dir)
     problems += reference_problems(
-        frames["models"], "source_id", set(sources["source_id"]), "sources", data_dir, "models"
+        frames["models"], "source_id", set(sources["source_id"].tolist()), "sources", data_dir, "models"
     )
     problems += reference_problems(
-        frames["definitions"], "source_id", set(sources["source_id"]), "sources", data_dir, "definitions"
+        frames["definitions"], "source_id", set(sources["source_id"].tolist()), "sources", data_dir, "definitions"
     )
     problems += reference_problems(
-        series, "definition_id", set(frames["definitions"]["definition_id"]), "definitions", data_dir, "series"
+        series, "definition_id", set(frames["definitions"]["definition_id"].tolist()), "definitions", data_dir, "series"
     )
     for row, r in records(sources):
         if r["check"] == "not checked" and r["grade"] not in UNCHECKED_GRADES:
@@ -386,7 +387,10 @@ def check_relations(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Pro
                 )
             )
     problems += empty_series_problems(frames, data_dir)
-    known_sources, units = set(sources["source_id"]), dict(zip(series["series_id"], series["unit"]))
+    known_sources, units = (
+        set(sources["source_id"].tolist()),
+        dict(zip(series["series_id"].tolist(), series["unit"].tolist())),
+    )
     for row, r in records(obs):
         if r["source_id"] not in known_sources:
             problems.append(
@@ -436,7 +440,7 @@ def empty_series_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> li
 
     # The book computes that series' figures from the approvals register at load time; without the (optional)
     # register it stays empty, and the approvals chapter says so.
-    with_rows = set(frames["observations"]["series_id"]) | {SHARE_SERIES}
+    with_rows = set(frames["observations"]["series_id"].tolist()) | {SHARE_SERIES}
     return [
         Problem(
             str(data_dir / TABLES["series"].file),
@@ -498,17 +502,17 @@ NEEDS = {
 def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Problem]:
     """Everything a claim, its parts and their evidence name must exist, so that a build cannot fail on it later."""
     claims, parts, links = frames["claims"], frames["claim_parts"], frames["claim_evidence"]
-    known_series = set(frames["series"]["series_id"])
+    known_series = set(frames["series"]["series_id"].tolist())
     # A row whose source is unknown is reported once, as such, not again as a missing figure of the article.
     sources, obs = frames["sources"], frames["observations"]
     as_cited = sources.loc[sources["grade"].isin(("as-cited", "as-cited-approximate")), "source_id"]
     cited = obs[obs["source_id"].isin(as_cited) | ~obs["source_id"].isin(sources["source_id"])]
-    cited_keys = set(zip(cited["series_id"], cited["period"]))
+    cited_keys = set(zip(cited["series_id"].tolist(), cited["period"].tolist()))
     claims_file, parts_file, links_file = (
         str(data_dir / TABLES[t].file) for t in ("claims", "claim_parts", "claim_evidence")
     )
     problems = []
-    with_parts = set(parts["claim_id"])
+    with_parts = set(parts["claim_id"].tolist())
     for row, claim in claims.iterrows():
         if not (CHAPTERS_DIR / f"{claim['chapter']}.md").is_file():
             problems.append(
@@ -528,9 +532,11 @@ def claim_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Prob
                     f"claim {claim['claim_id']} has no part; expected at least one row in claim_parts.csv",
                 )
             )
-    problems += reference_problems(parts, "claim_id", set(claims["claim_id"]), "claims", data_dir, "claim_parts")
+    problems += reference_problems(
+        parts, "claim_id", set(claims["claim_id"].tolist()), "claims", data_dir, "claim_parts"
+    )
     problems += reference_problems(parts, "cited_series", known_series, "series", data_dir, "claim_parts")
-    known_definitions = set(frames["definitions"]["definition_id"])
+    known_definitions = set(frames["definitions"]["definition_id"].tolist())
     for row, part in parts.iterrows():
         for definition in part["definitions"].split():
             if definition not in known_definitions:
@@ -601,13 +607,13 @@ def direction_problems(frames: dict[str, pd.DataFrame], parts_file: str) -> list
     independent = frames["observations"].merge(frames["sources"], on="source_id", how="left")
     independent = independent[~independent["grade"].isin(CITED_GRADES)]
     years: dict[str, set[int]] = {}
-    for series_id, period in zip(independent["series_id"], independent["period"], strict=True):
+    for series_id, period in zip(independent["series_id"].tolist(), independent["period"].tolist(), strict=True):
         bounds = period_bounds(period)
         if bounds:
             years.setdefault(series_id, set()).add(bounds[1])  # claims.year_of: a span counts for its last year
     change_series = {
         s
-        for s, unit in zip(frames["series"]["series_id"], frames["series"]["unit"], strict=True)
+        for s, unit in zip(frames["series"]["series_id"].tolist(), frames["series"]["unit"].tolist(), strict=True)
         if UNITS.get(unit, ("",))[0] == "change"
     }
     problems = []
@@ -654,10 +660,10 @@ def register_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[P
         return str(data_dir / TABLES[table].file)
 
     approvals, companies, aliases = frames["approvals"], frames["companies"], frames["aliases"]
-    known_sources = set(frames["sources"]["source_id"])
+    known_sources = set(frames["sources"]["source_id"].tolist())
     problems = reference_problems(approvals, "source_id", known_sources, "sources", data_dir, "approvals")
     problems += reference_problems(frames["rankings"], "source_id", known_sources, "sources", data_dir, "rankings")
-    company_names = set(companies["company"])
+    company_names = set(companies["company"].tolist())
     for row, r in aliases.iterrows():
         if r["company"] not in company_names:
             hint = suggestion(r["company"], sorted(company_names))
@@ -678,7 +684,7 @@ def register_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[P
                     f'"{r["alias"]}" is also a company of companies.csv; expected a name that is one or the other',
                 )
             )
-    if len(approvals) and SHARE_SERIES not in set(frames["series"]["series_id"]):
+    if len(approvals) and SHARE_SERIES not in set(frames["series"]["series_id"].tolist()):
         problems.append(
             Problem(
                 str(data_dir / TABLES["series"].file),
