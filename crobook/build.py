@@ -39,7 +39,7 @@ import yaml
 
 from crobook import __version__, quick, site, webpages
 from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
-from crobook.charts import write_vega_bundle
+from crobook.charts import CHART_CACHE_ENV, write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
 from crobook.data import EVIDENCE_ENV, RECORD_ENV, Evidence
@@ -253,10 +253,12 @@ def execute_chapters(
     out_dir.mkdir(parents=True, exist_ok=True)
     handed_file.write_bytes(pickle.dumps(evidence))
     os.environ[EVIDENCE_ENV] = str(handed_file)  # the workers and their kernels inherit it
+    os.environ[CHART_CACHE_ENV] = str(chapter_cache.root / "charts")
     try:
         return _execute(sources, out_dir, params, handed, handed_digests, evidence.data_dir, chapter_cache, force)
     finally:
         os.environ.pop(EVIDENCE_ENV, None)
+        os.environ.pop(CHART_CACHE_ENV, None)
         handed_file.unlink(missing_ok=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -109,12 +110,37 @@ def chart_html(spec: dict, size: tuple[str, str]) -> str:
     )
 
 
+# Set by the build while chapters run: a folder of converted charts kept between builds. Converting a chart to
+# SVG and PDF takes vl-convert about 0.4 s, and a chapter that re-runs redraws mostly unchanged charts (the key
+# findings page redraws all nine claim charts when one figure changes).
+CHART_CACHE_ENV = "CROBOOK_CHART_CACHE"
+
+
+def converted(spec: dict, kind: str) -> bytes:
+    """The chart as SVG or PDF (`kind`), from the build's chart cache when this very chart was converted before."""
+    folder = os.environ.get(CHART_CACHE_ENV)
+    key = hashlib.sha256(f"{vl_convert.__version__}\0{json.dumps(spec, sort_keys=True)}".encode()).hexdigest()
+    path = Path(folder) / f"{key[:32]}.{kind}" if folder else None
+    if path is not None and path.is_file():
+        return path.read_bytes()
+    data = vl_convert.vegalite_to_svg(spec).encode() if kind == "svg" else vl_convert.vegalite_to_pdf(spec)
+    if path is not None:
+        try:  # whole or not at all: two chapters may convert the same chart at once
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}")
+            partial.write_bytes(data)
+            os.replace(partial, path)
+        except OSError:  # the cache only saves time
+            pass
+    return data
+
+
 def static_svg(spec: dict, folder: Path) -> Path:
     """Write the chart's static SVG as `folder/<chart name>.svg`: the website's fallback and print image."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{chart_name(spec)}.svg"
     if not path.exists():
-        path.write_text(vl_convert.vegalite_to_svg(spec), encoding="utf-8")
+        path.write_bytes(converted(spec, "svg"))
     return path
 
 
@@ -132,7 +158,7 @@ def render(spec: dict, **_) -> tuple[dict, dict]:
     record("files", f"charts/{chart_name(spec)}.svg")  # kept with the chapter's cached run
     bundle = {
         "text/html": chart_html(spec, svg_size(image)),
-        "application/pdf": vl_convert.vegalite_to_pdf(spec),
+        "application/pdf": converted(spec, "pdf"),
         "text/plain": spec.get("description", "chart"),
     }
     return bundle, {}

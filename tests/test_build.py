@@ -114,6 +114,18 @@ def chart_specs(site: Path) -> list[dict]:
     return specs
 
 
+def test_every_chart_is_valid_vega_lite(built_site):
+    """The build draws charts without Altair's validation (a third of a chart's cost), so it is done here."""
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema import core
+
+    schema = core.load_schema()
+    specs = chart_specs(built_site)
+    for spec in specs:
+        validate_jsonschema(spec, schema)
+    assert len(specs) >= 20
+
+
 def page_specs(page: str) -> list[dict]:
     """The Vega-Lite specs a page holds, as the browser reads them (JSON data beside each chart)."""
     return [

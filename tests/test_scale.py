@@ -199,3 +199,22 @@ def test_without_a_build_a_chapter_validates_the_folder_itself(data_copy, monkey
     observations.write_text(observations.read_text(encoding="utf-8").replace(",2021,65,", ",2021,6x5,", 1))
     with pytest.raises(DataError):
         page.load(str(data_copy))
+
+
+def test_a_chart_converted_once_is_read_back_in_later_builds(tmp_path, monkeypatch):
+    spec = alt.Chart(pd.DataFrame({"x": [1, 2], "y": [3, 4]})).mark_point().encode(x="x:Q", y="y:Q").to_dict()
+    monkeypatch.setenv(charts.CHART_CACHE_ENV, str(tmp_path / "charts"))
+    svg, pdf = charts.converted(spec, "svg"), charts.converted(spec, "pdf")
+    assert svg.startswith(b"<svg") and pdf.startswith(b"%PDF")
+    assert len(list((tmp_path / "charts").iterdir())) == 2
+
+    def refuse(*args):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(charts.vl_convert, "vegalite_to_svg", refuse)
+    monkeypatch.setattr(charts.vl_convert, "vegalite_to_pdf", refuse)
+    assert charts.converted(spec, "svg") == svg and charts.converted(spec, "pdf") == pdf
+    other = spec | {"description": "another chart"}
+    monkeypatch.delenv(charts.CHART_CACHE_ENV)
+    with pytest.raises(AssertionError, match="converted again"):  # without the build's folder, nothing is kept
+        charts.converted(other, "svg")
