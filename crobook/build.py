@@ -603,7 +603,7 @@ def build(
     existing = site.edition(site_dir, name)
     if existing is not None and not force and site.same_inputs(existing, inputs_digest(edition)):
         log(f"edition {name} is up to date in {site_dir}; nothing to do (use --force to rebuild it)")
-        quick.remember(evidence.data_dir, params_file, site_dir, name)
+        quick.remember(evidence.data_dir, params_file, site_dir, name, edition_name is None)
         return site_dir / name
     if existing is not None and not replace and not site.same_inputs(existing, inputs_digest(edition)):
         raise BuildError(site.refusal(name))
@@ -629,7 +629,7 @@ def build(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    quick.remember(evidence.data_dir, params_file, site_dir, name)
+    quick.remember(evidence.data_dir, params_file, site_dir, name, edition_name is None)
     target = site_dir / name
     log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
     return site_dir / name

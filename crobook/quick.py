@@ -48,26 +48,31 @@ def raw_digest(data_dir: Path, params_file: Path) -> str:
 
 
 def up_to_date(data_dir: Path, params_file: Path, site_dir: Path, name: str | None) -> str | None:
-    """The edition these inputs gave, if it is still published whole (and is `name`, when a name is asked)."""
+    """The edition these inputs gave, if it is still published whole: the one named `name`, or without a name
+    the one built under its default name (an edition named by hand does not answer for the default)."""
     try:
         known = json.loads((site_dir / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     found = known.get(raw_digest(data_dir, params_file))
-    if found is None or (name is not None and name != found):
+    if (
+        not isinstance(found, dict)
+        or found["name"] != (name or found["name"])
+        or (name is None and not found["default"])
+    ):
         return None
-    return found if (site_dir / found / "manifest.json").is_file() else None
+    return found["name"] if (site_dir / found["name"] / "manifest.json").is_file() else None
 
 
-def remember(data_dir: Path, params_file: Path, site_dir: Path, name: str) -> None:
-    """Note that these inputs gave edition `name` (the newest few inputs are kept)."""
+def remember(data_dir: Path, params_file: Path, site_dir: Path, name: str, default: bool) -> None:
+    """Note that these inputs gave edition `name`, under its default name or not (the newest inputs are kept)."""
     path = site_dir / RECORD
     try:
         known = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         known = {}
     known.pop(digest := raw_digest(data_dir, params_file), None)
-    known[digest] = name
+    known[digest] = {"name": name, "default": default}
     known = dict(list(known.items())[-20:])
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}-{uuid.uuid4().hex}")

@@ -21,7 +21,7 @@ def test_same_inputs_find_the_edition_and_any_change_does_not(tmp_path):
     data, site = tmp_path / "data", tmp_path / "site"
     shutil.copytree(DEFAULT_DATA_DIR, data)
     published(site, "first")
-    quick.remember(data, DEFAULT_PARAMS, site, "first")
+    quick.remember(data, DEFAULT_PARAMS, site, "first", default=True)
     assert quick.up_to_date(data, DEFAULT_PARAMS, site, None) == "first"
     assert quick.up_to_date(data, DEFAULT_PARAMS, site, "first") == "first"
     assert quick.up_to_date(data, DEFAULT_PARAMS, site, "another") is None  # a name asked for is built
@@ -32,10 +32,18 @@ def test_same_inputs_find_the_edition_and_any_change_does_not(tmp_path):
     assert quick.up_to_date(data, DEFAULT_PARAMS, site, None) is None
 
 
+def test_an_edition_named_by_hand_does_not_answer_for_the_default_name(tmp_path):
+    site = tmp_path / "site"
+    published(site, "mine")
+    quick.remember(DEFAULT_DATA_DIR, DEFAULT_PARAMS, site, "mine", default=False)
+    assert quick.up_to_date(DEFAULT_DATA_DIR, DEFAULT_PARAMS, site, None) is None  # the build makes the default
+    assert quick.up_to_date(DEFAULT_DATA_DIR, DEFAULT_PARAMS, site, "mine") == "mine"
+
+
 def test_a_removed_edition_is_not_up_to_date(tmp_path):
     site = tmp_path / "site"
     published(site, "first")
-    quick.remember(DEFAULT_DATA_DIR, DEFAULT_PARAMS, site, "first")
+    quick.remember(DEFAULT_DATA_DIR, DEFAULT_PARAMS, site, "first", default=True)
     shutil.rmtree(site / "first")
     assert quick.up_to_date(DEFAULT_DATA_DIR, DEFAULT_PARAMS, site, None) is None
 
