@@ -116,10 +116,15 @@ def chart_html(spec: dict, size: tuple[str, str]) -> str:
 CHART_CACHE_ENV = "CROBOOK_CHART_CACHE"
 
 
-def converted(spec: dict, kind: str) -> bytes:
-    """The chart as SVG or PDF (`kind`), from the build's chart cache when this very chart was converted before."""
-    folder = os.environ.get(CHART_CACHE_ENV)
-    key = hashlib.sha256(f"{vl_convert.__version__}\0{json.dumps(spec, sort_keys=True)}".encode()).hexdigest()
+def converted(spec: dict, kind: str, figure: str | None = None) -> bytes:
+    """The chart as SVG or PDF (`kind`), from the build's chart cache when this very chart was converted before.
+
+    vl-convert's PDFs differ from run to run (an identifier), so a PDF is kept per `figure` name: two figures
+    sharing one cached PDF in one build and not in the next would number the PDF's images differently. Without
+    a figure name a PDF is not kept."""
+    folder = os.environ.get(CHART_CACHE_ENV) if kind == "svg" or figure else None
+    text = f"{vl_convert.__version__}\0{figure if kind == 'pdf' else ''}\0{json.dumps(spec, sort_keys=True)}"
+    key = hashlib.sha256(text.encode()).hexdigest()
     path = Path(folder) / f"{key[:32]}.{kind}" if folder else None
     if path is not None and path.is_file():
         return path.read_bytes()
@@ -150,15 +155,16 @@ def svg_size(path: Path) -> tuple[str, str]:
     return tuple(re.search(rf'\b{name}="([\d.]+)"', root).group(1) for name in ("width", "height"))
 
 
-def render(spec: dict, **_) -> tuple[dict, dict]:
-    """Altair renderer: interactive HTML for the website, vector PDF for LaTeX (myst-nb picks per builder)."""
+def render(spec: dict, figure: str | None = None, **_) -> tuple[dict, dict]:
+    """Altair renderer: interactive HTML for the website, vector PDF for LaTeX (myst-nb picks per builder).
+    `figure`, the name the chart is glued as, lets its PDF be kept between builds (see `converted`)."""
     from crobook.data import record
 
     image = static_svg(spec, CHART_FILES)
     record("files", f"charts/{chart_name(spec)}.svg")  # kept with the chapter's cached run
     bundle = {
         "text/html": chart_html(spec, svg_size(image)),
-        "application/pdf": converted(spec, "pdf"),
+        "application/pdf": converted(spec, "pdf", figure),
         "text/plain": spec.get("description", "chart"),
     }
     return bundle, {}

@@ -55,14 +55,16 @@ def write_view(name: str, kind: str, title: str, shown: pd.DataFrame, sources: l
 
 
 class Rendered:
-    """A chart's specification shown as Altair shows the chart itself (through the active renderer), without
-    building the specification a second time."""
+    """A chart's specification shown as the book's renderer shows a chart (`charts.render`), without building
+    the specification a second time, and with the figure's name, under which its PDF is kept."""
 
-    def __init__(self, spec: dict):
-        self.spec = spec
+    def __init__(self, spec: dict, name: str):
+        self.spec, self.name = spec, name
 
     def _repr_mimebundle_(self, *args, **kwargs):
-        return alt.renderers.get()(self.spec)
+        from crobook.charts import render
+
+        return render(self.spec, figure=self.name)
 
 
 def figure(name: str, chart: alt.TopLevelMixin, evidence=None) -> None:
@@ -80,7 +82,7 @@ def figure(name: str, chart: alt.TopLevelMixin, evidence=None) -> None:
     title = spec_title if isinstance(spec_title, str) else spec_title.get("text", name)
     sourced = shown.dropna(subset=["publisher"]) if "publisher" in shown else shown.iloc[0:0]
     write_view(name, "figure", title, shown, list(sourced.get("source_id", [])))
-    _glue(name, Rendered(spec), display=False)
+    _glue(name, Rendered(spec, name), display=False)
     _glue(f"{name}_source", source_line(sourced), display=False)
     if evidence is not None:
         ids = shown["definition_id"].dropna() if "definition_id" in shown else []

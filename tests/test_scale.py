@@ -204,16 +204,19 @@ def test_without_a_build_a_chapter_validates_the_folder_itself(data_copy, monkey
 def test_a_chart_converted_once_is_read_back_in_later_builds(tmp_path, monkeypatch):
     spec = alt.Chart(pd.DataFrame({"x": [1, 2], "y": [3, 4]})).mark_point().encode(x="x:Q", y="y:Q").to_dict()
     monkeypatch.setenv(charts.CHART_CACHE_ENV, str(tmp_path / "charts"))
-    svg, pdf = charts.converted(spec, "svg"), charts.converted(spec, "pdf")
+    svg, pdf = charts.converted(spec, "svg"), charts.converted(spec, "pdf", "fig-test")
     assert svg.startswith(b"<svg") and pdf.startswith(b"%PDF")
     assert len(list((tmp_path / "charts").iterdir())) == 2
+    # vl-convert's PDFs differ run to run: a PDF is kept per figure, never shared by two (see converted)
+    assert charts.vl_convert.vegalite_to_pdf(spec) != pdf
+    assert charts.converted(spec, "pdf", "fig-other") != pdf and len(list((tmp_path / "charts").iterdir())) == 3
 
     def refuse(*args):
         raise AssertionError("converted again")
 
     monkeypatch.setattr(charts.vl_convert, "vegalite_to_svg", refuse)
     monkeypatch.setattr(charts.vl_convert, "vegalite_to_pdf", refuse)
-    assert charts.converted(spec, "svg") == svg and charts.converted(spec, "pdf") == pdf
+    assert charts.converted(spec, "svg") == svg and charts.converted(spec, "pdf", "fig-test") == pdf
     other = spec | {"description": "another chart"}
     monkeypatch.delenv(charts.CHART_CACHE_ENV)
     with pytest.raises(AssertionError, match="converted again"):  # without the build's folder, nothing is kept
