@@ -226,6 +226,12 @@ def test_failed_build_leaves_the_site_as_it_was(site, second, tmp_path):
     assert not list(site.glob(".work-*"))
 
 
+def as_at_a_terminal() -> None:
+    """Ctrl-C as at a terminal: a shell that started pytest as a background job made it ignore SIGINT, and a
+    build would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_build(site: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [*CROBOOK, "build", "--site", str(site), *args],
@@ -234,6 +240,7 @@ def start_build(site: Path, *args: str, env: dict | None = None) -> subprocess.P
         text=True,
         cwd=ROOT,
         env=env,
+        preexec_fn=as_at_a_terminal,
     )
 
 
