@@ -234,6 +234,23 @@ def handed_to_chapters(
     }
 
 
+@contextmanager
+def _handed_to_kernels(evidence: Evidence, out_dir: Path, chapter_cache: ChapterCache) -> Iterator[None]:
+    """While chapters run, their kernels find the validated evidence (a pickle, see crobook.page.load) and the
+    chart cache through the environment, which the workers and their kernels inherit."""
+    handed_file = out_dir / ".evidence.pickle"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handed_file.write_bytes(pickle.dumps(evidence))
+    os.environ[EVIDENCE_ENV] = str(handed_file)
+    os.environ[CHART_CACHE_ENV] = str(chapter_cache.root / "charts")
+    try:
+        yield
+    finally:
+        os.environ.pop(EVIDENCE_ENV, None)
+        os.environ.pop(CHART_CACHE_ENV, None)
+        handed_file.unlink(missing_ok=True)
+
+
 def execute_chapters(
     sources: dict[str, Path],
     out_dir: Path,
@@ -249,29 +266,11 @@ def execute_chapters(
     Pages that read the other chapters' views (they declare `views_dir`) run after them. The chapters get the
     validated `evidence` as a pickle (see crobook.page.load). Returns how many chapters were executed.
     """
-    handed_file = out_dir / ".evidence.pickle"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    handed_file.write_bytes(pickle.dumps(evidence))
-    os.environ[EVIDENCE_ENV] = str(handed_file)  # the workers and their kernels inherit it
-    os.environ[CHART_CACHE_ENV] = str(chapter_cache.root / "charts")
-    try:
-        return _execute(sources, out_dir, params, handed, handed_digests, evidence.data_dir, chapter_cache, force)
-    finally:
-        os.environ.pop(EVIDENCE_ENV, None)
-        os.environ.pop(CHART_CACHE_ENV, None)
-        handed_file.unlink(missing_ok=True)
+    with _handed_to_kernels(evidence, out_dir, chapter_cache):
+        return _run_waves(sources, out_dir, params, handed, handed_digests, evidence.data_dir, chapter_cache, force)
 
 
-def _execute(
-    sources: dict[str, Path],
-    out_dir: Path,
-    params: dict[str, dict],
-    handed: dict[str, str],
-    handed_digests: dict[str, str],
-    data_dir: Path,
-    chapter_cache: ChapterCache,
-    force: bool,
-) -> int:
+def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapter_cache, force) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "views").mkdir(exist_ok=True)
     late = {stem for stem, src in sources.items() if "views_dir" in declared_names(src)}
