@@ -201,17 +201,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from crobook.build import build as build_book  # papermill and friends load only for a build
 
-            signal.signal(signal.SIGTERM, _stop)
-            build_book(
-                args.data,
-                args.params,
-                args.site,
-                args.edition,
-                args.force,
-                replace=args.replace,
-                variant=args.variant,
-                latest=True if args.latest else None,
-            )
+            # Called in-process (tests, notebooks), main() must hand SIGTERM back as it found it.
+            previous = signal.signal(signal.SIGTERM, _stop)
+            try:
+                build_book(
+                    args.data,
+                    args.params,
+                    args.site,
+                    args.edition,
+                    args.force,
+                    replace=args.replace,
+                    variant=args.variant,
+                    latest=True if args.latest else None,
+                )
+            finally:
+                signal.signal(signal.SIGTERM, previous)
     except (DataError, ParamsError) as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)

@@ -9,12 +9,14 @@ pages, and reloads the browser. No PDF, no edition: a draft under `_build/previe
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 PREVIEW_DIR = ROOT / "_build" / "preview"
@@ -95,10 +97,12 @@ def _run_chapters(run_dir: Path, src: Path, sources: dict, checked, evidence, pr
     return changed
 
 
-def serve(data_dir: Path | None, params_file: Path, port: int, preview_dir: Path = PREVIEW_DIR) -> int:
-    """Sync once (so problems show before the server starts), then hand over to sphinx-autobuild."""
-    import subprocess
+def serve(data_dir: Path | None, params_file: Path, port: int, preview_dir: Path = PREVIEW_DIR) -> NoReturn:
+    """Sync once (so problems show before the server starts), then become sphinx-autobuild.
 
+    The process replaces itself rather than starting a child: a child would outlive a SIGTERM sent to
+    `crobook preview` and keep serving (and holding the terminal's output) with no parent.
+    """
     from crobook.data import DEFAULT_DATA_DIR
 
     data_dir = Path(data_dir or DEFAULT_DATA_DIR).resolve()
@@ -114,4 +118,5 @@ def serve(data_dir: Path | None, params_file: Path, port: int, preview_dir: Path
         *("--ignore", str(src), "--ignore", str(preview_dir), "--re-ignore", r"(^|/)\.[^/]*$"),
         *("--pre-build", shlex.join(step)),
     ]
-    return subprocess.call(command)
+    sys.stdout.flush()
+    os.execv(sys.executable, command)

@@ -1,9 +1,13 @@
 """`crobook preview`: the website served with live reload; each edit re-runs only what it touches."""
 
+import contextlib
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -64,9 +68,12 @@ def test_preview_serves_and_reloads_after_an_edit(tmp_path):
     data, root = tmp_path / "data", tmp_path / "preview"
     shutil.copytree(DEFAULT_DATA_DIR, data)
     command = [sys.executable, "-m", "crobook.cli", "preview", "--data", str(data), "--port", "0", "--dir", str(root)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     output: list[str] = []
-    reader = __import__("threading").Thread(target=lambda: output.extend(iter(process.stdout.readline, "")))
+    # A daemon thread: should anything keep the pipe open, pytest must still be able to exit.
+    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()
     try:
         wait_for(output, r"Waiting to detect changes", 1, 300)
@@ -81,7 +88,10 @@ def test_preview_serves_and_reloads_after_an_edit(tmp_path):
         edit(data / "observations.csv", "ebp_share_rd_pipeline,2021,61,", "ebp_share_rd_pipeline,2021,6 1,")
         wait_for(output, r"problem\(s\) found; the preview shows the last good state", 1, 120)
         assert fetch(f"{url}/chapters/pipeline.html") == figures
-    finally:
-        process.terminate()
+        process.terminate()  # as a service manager or `kill` stops it: nothing may keep serving after
         process.wait(timeout=30)
-        reader.join(timeout=10)
+        reader.join(timeout=30)
+        assert not reader.is_alive(), "a process started by the preview outlived it and holds its output"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # clean up whatever a failed run left behind

@@ -67,3 +67,19 @@ def test_the_command_answers_without_pandas(built_site):
     assert result.stdout.startswith(f"edition {built_site.name} is up to date in")
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "pandas" not in imported and "papermill" not in imported and "sphinx" not in imported
+
+
+def test_a_build_called_in_process_hands_sigterm_back(tmp_path, capsys):
+    import signal
+
+    from crobook.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, data)
+    obs = data / "observations.csv"  # a value validation refuses, before any kernel starts
+    obs.write_text(obs.read_text(encoding="utf-8").replace(",2021,65,", ",2021,6 5,", 1), encoding="utf-8")
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["build", "--data", str(data), "--site", str(tmp_path / "site")]) == 1
+    assert "observations.csv, row" in capsys.readouterr().err
+    # Left installed, a later SIGTERM to the caller (CI's time limit) would surface as a KeyboardInterrupt.
+    assert signal.getsignal(signal.SIGTERM) is before
