@@ -8,6 +8,10 @@ before anything runs.
 from __future__ import annotations
 
 import ast
+import contextlib
+import hashlib
+import json
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -60,17 +64,34 @@ TYPES = {
 
 
 def declared(chapter: Path) -> dict[str, dict]:
-    """Parameters a MyST-markdown chapter declares: name -> {type, default, help}."""
-    import jupytext  # here, not at the top: `crobook validate` of a file without chapter parameters needs neither
+    """Parameters a MyST-markdown chapter declares: name -> {type, default, help}.
+
+    papermill reads them; its answer is kept per chapter text and tool versions in the user's cache folder
+    (outside the repository), because importing jupytext and papermill costs about a second of each `validate`.
+    """
+    from importlib.metadata import version
+
+    key = [chapter.read_bytes().decode("utf-8"), version("jupytext"), version("papermill")]
+    kept = DECLARED_CACHE / f"{hashlib.sha256(json.dumps(key).encode()).hexdigest()}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(kept.read_text(encoding="utf-8"))
+    import jupytext
     import papermill
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{chapter.stem}.ipynb"
         jupytext.write(jupytext.read(chapter), path)
         found = papermill.inspect_notebook(str(path))
-    return {
+    params = {
         name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]} for name, p in found.items()
     }
+    with contextlib.suppress(OSError):  # a read-only home folder: no cache, same answer
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(params), encoding="utf-8")
+    return params
+
+
+DECLARED_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crobook" / "declared"
 
 
 def _type_ok(value, type_name: str) -> bool:

@@ -6,8 +6,10 @@ Each field carries its description and the form its text must take, so the error
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+import pandas as pd
 import pandera.pandas as pa
 
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
@@ -54,12 +56,29 @@ class Field:
 
     def checks(self) -> list[pa.Check]:
         # An empty cell is reported once, by the first check; the form checks apply to filled cells only.
-        checks = [pa.Check.str_length(min_value=1, error="a value (the cell is empty)")] if self.required else []
+        checks = [pa.Check(_filled, error="a value (the cell is empty)")] if self.required else []
         if self.choices:
             checks.append(pa.Check.isin({*self.choices, ""}, error=self.expected))
         elif self.pattern:
-            checks.append(pa.Check.str_matches(f"^(?:{self.pattern})?$", error=self.expected))
+            checks.append(pa.Check(_matcher(self.pattern), error=self.expected))
         return checks
+
+
+# Vectorised forms of str_length and str_matches: pandera's call Python once per cell, about 1 s at 100,000 rows.
+def _filled(values: pd.Series) -> pd.Series:
+    return values != ""
+
+
+def _matcher(pattern: str):
+    form = re.compile(f"(?:{pattern})?")
+
+    def matches(values: pd.Series) -> pd.Series:
+        # Ids and dates repeat down a column, so each distinct value is matched once.
+        cells = values.tolist()
+        matched = {v: form.fullmatch(v) is not None for v in set(cells)}
+        return pd.Series([matched[v] for v in cells], index=values.index, dtype=bool)
+
+    return matches
 
 
 @dataclass(frozen=True)

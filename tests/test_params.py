@@ -1,11 +1,12 @@
 """The parameters file is checked against what each chapter declares, before anything runs."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from crobook.build import DEFAULT_PARAMS, chapters
-from crobook.data import DEFAULT_DATA_DIR
+from crobook.data import CHAPTERS_DIR, DEFAULT_DATA_DIR
 from crobook.params import ParamsError, declared, load_inputs, load_params
 
 
@@ -180,3 +181,18 @@ def test_book_grade_and_sources_are_checked(tmp_path):
     assert [str(p).split(": ", 1)[1] for p in err.value.problems] == [
         f'no source "no-such-source" in {DEFAULT_DATA_DIR / "sources.csv"}; expected a source_id'
     ]
+
+
+def test_declared_parameters_are_kept_per_chapter_text(tmp_path, monkeypatch):
+    from crobook import params as params_module
+
+    monkeypatch.setattr(params_module, "DECLARED_CACHE", tmp_path / "cache")
+    chapter = tmp_path / "cro-market.md"
+    shutil.copy(CHAPTERS_DIR / "cro-market.md", chapter)
+    first = params_module.declared(chapter)
+    assert "horizon_year" in first and len(list((tmp_path / "cache").iterdir())) == 1
+    assert params_module.declared(chapter) == first  # read back from the cache, same answer
+    chapter.write_text(chapter.read_text(encoding="utf-8").replace("horizon_year", "end_year"), encoding="utf-8")
+    edited = params_module.declared(chapter)  # new text, new key: papermill reads it again
+    assert "end_year" in edited and "horizon_year" not in edited
+    assert len(list((tmp_path / "cache").iterdir())) == 2

@@ -360,3 +360,39 @@ def test_spreadsheet_true_and_false_are_accepted(data_copy):
     evidence = load(data_copy)
     assert evidence.observations["forecast"].any() and not evidence.observations["forecast"].all()
     assert evidence.observations["forecast"].sum() == load().observations["forecast"].sum()
+
+
+@pytest.mark.parametrize(
+    ("cell", "what"),
+    [('"BIO\nindustry analysis"', "line break (U+000A)"), ('"BIO\rindustry analysis"', "carriage return (U+000D)")],
+)
+def test_a_line_break_inside_a_cell_is_found_past_the_whole_file_check(data_copy, cell, what):
+    """read_table checks row by row only when the whole text hints at a control character: these must hint."""
+    title = ",(as cited by the article) BIO industry analysis,2021-05,"
+    replace_in(data_copy / "sources.csv", title, f",{cell},2021-05,")
+    found = problems(data_copy)
+    assert len(found) == 1 and found[0].startswith(f'{data_copy / "sources.csv"}, row 1 (line 2), column "title"')
+    assert what in found[0]
+
+
+def test_growth_factor_not_above_zero(data_copy):
+    """Checked column-wise first (crobook.data.suspect_observations), then row by row for the message."""
+    obs = data_copy / "observations.csv"
+    line = next(
+        x for x in obs.read_text(encoding="utf-8").split("\n") if x.startswith("phase3_biotech_products_growth,")
+    )
+    fields = line.split(",")
+    replace_in(obs, line, ",".join([*fields[:2], "0", *fields[3:]]))
+    found = problems(data_copy)
+    assert len(found) == 1 and 'column "value": expected a growth factor above 0, got 0' in found[0]
+
+
+def test_an_upper_end_without_between(data_copy):
+    obs = data_copy / "observations.csv"
+    line = next(x for x in obs.read_text(encoding="utf-8").split("\n") if x.startswith("cro_market,2017,31.2,"))
+    fields = line.split(",")
+    assert fields[5] == "", line  # value_high
+    fields[5] = "40"
+    replace_in(obs, line, ",".join(fields))
+    found = problems(data_copy)
+    assert found and 'column "value_high": expected an empty cell: only bound "between" has an upper end' in found[0]
