@@ -44,7 +44,7 @@ from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
 from crobook.data import EVIDENCE_ENV, RECORD_ENV, Evidence
 from crobook.errors import BuildError
-from crobook.params import DEFAULT_PARAMS, declared, load_inputs
+from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
 
@@ -271,6 +271,7 @@ def execute_chapters(
 
 
 def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapter_cache, force) -> int:
+    # Arguments as execute_chapters documents them (typed there), with the evidence's data folder.
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "views").mkdir(exist_ok=True)
     late = {stem for stem, src in sources.items() if "views_dir" in declared_names(src)}
@@ -612,7 +613,7 @@ def build(
     published = False
     try:
         with site.work_folder_held(work):  # tells `site.repair` in other builds that this folder is in use
-            record = manifest(edition, evidence, checked.as_dict(), ledger, previous, variant)
+            record = manifest(edition, evidence, with_defaults(checked, sources), ledger, previous, variant)
             target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
             t = time.perf_counter()
             may_be_latest = latest if latest is not None else not variant

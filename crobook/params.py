@@ -317,6 +317,19 @@ REQUIREMENTS: dict[tuple[str, str], Callable[[dict, Evidence], str | None]] = {
 }
 
 
+def with_defaults(params: Params, chapters: dict[str, Path]) -> dict[str, dict]:
+    """`Params.as_dict` with each chapter's declared defaults filled in: the values the edition ran with.
+
+    Kept in the manifest, so that comparing an edition whose file set a value with one that left it to the
+    default shows no change, rather than a change to nothing.
+    """
+    values = params.as_dict()
+    for chapter, path in chapters.items():
+        defaults = {k: _default(spec["default"]) for k, spec in declared(path).items() if k not in RESERVED}
+        values[chapter] = defaults | values.get(chapter, {})
+    return values
+
+
 def _default(text: str):
     """A default as papermill reports it (source text) as a value; None when it is not a literal."""
     try:

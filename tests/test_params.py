@@ -196,3 +196,17 @@ def test_declared_parameters_are_kept_per_chapter_text(tmp_path, monkeypatch):
     edited = params_module.declared(chapter)  # new text, new key: papermill reads it again
     assert "end_year" in edited and "horizon_year" not in edited
     assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_the_manifest_records_defaults_a_parameters_file_leaves_out(tmp_path):
+    from crobook.params import with_defaults
+
+    sparse = tmp_path / "sparse.yaml"
+    sparse.write_text("as_of: 2026-11-28\ncro-market:\n  horizon_year: 2035\n", encoding="utf-8")
+    given = load_params(sparse, chapters())
+    values = with_defaults(given, chapters())
+    assert values["cro-market"]["horizon_year"] == 2035  # the file's value wins
+    market = {k for k in declared(chapters()["cro-market"]) if k not in ("data_dir", "views_dir", "book")}
+    assert market <= set(values["cro-market"]) and len(market) > 1  # and every other parameter has its default
+    full = with_defaults(load_params(DEFAULT_PARAMS, chapters()), chapters())
+    assert values["cro-market"]["base_year"] == full["cro-market"]["base_year"]
