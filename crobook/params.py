@@ -87,7 +87,10 @@ def declared(chapter: Path) -> dict[str, dict]:
     }
     with contextlib.suppress(OSError):  # a read-only home folder: no cache, same answer
         kept.parent.mkdir(parents=True, exist_ok=True)
-        kept.write_text(json.dumps(params), encoding="utf-8")
+        # Whole or not at all: parallel chapter runs read and write the same file.
+        with tempfile.NamedTemporaryFile("w", dir=kept.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+            f.write(json.dumps(params))
+        os.replace(f.name, kept)
     return params
 
 

@@ -167,7 +167,8 @@ def test_chapters_run_at_100_times_the_data(tmp_path):
     _scale_module().make(100, folder)
     out = tmp_path / "run"
     command = [sys.executable, "-m", "crobook.cli", "run", "sources", "--data", str(folder), "--out", str(out)]
-    subprocess.run(command, check=True, cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     long_listing = pd.read_csv(out / "views" / "tbl-sources.csv")
     assert len(long_listing) > tables.LONG_TABLE
 
@@ -207,9 +208,10 @@ def test_a_chart_converted_once_is_read_back_in_later_builds(tmp_path, monkeypat
     svg, pdf = charts.converted(spec, "svg"), charts.converted(spec, "pdf", "fig-test")
     assert svg.startswith(b"<svg") and pdf.startswith(b"%PDF")
     assert len(list((tmp_path / "charts").iterdir())) == 2
-    # vl-convert's PDFs differ run to run: a PDF is kept per figure, never shared by two (see converted)
-    assert charts.vl_convert.vegalite_to_pdf(spec) != pdf
-    assert charts.converted(spec, "pdf", "fig-other") != pdf and len(list((tmp_path / "charts").iterdir())) == 3
+    # vl-convert's PDFs may differ run to run (not always: two conversions within a second can match), so a PDF
+    # is kept per figure and never shared by two figures of the same chart (see converted)
+    charts.converted(spec, "pdf", "fig-other")
+    assert len(list((tmp_path / "charts").iterdir())) == 3
 
     def refuse(*args):
         raise AssertionError("converted again")
