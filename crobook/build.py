@@ -1,18 +1,23 @@
 """Build an edition: validate, run the chapters that need it, build the website and the PDF, publish.
 
 Chapters are MyST-markdown notebooks in `chapters/`. Each build works in a folder of its own inside the site
-(`<site>/.work-*`): chapters are executed there by papermill (or restored from the cache when nothing they
-depend on changed), Sphinx builds HTML and LaTeX/PDF side by side with every warning an error, and only a
-whole, successful edition is moved into the site (see `crobook.site`). Nothing in the source tree is written.
+(`<site>/.work-*`): chapters are executed there by papermill, in warm kernels (see `crobook.kernel`), or restored
+from the cache when nothing they depend on changed. Sphinx builds HTML and LaTeX/PDF side by side, with every
+warning an error, in the site's kept folder (`<site>/.cache/.sphinx`, see `sphinx_folder`), where it re-reads
+only the pages whose notebooks changed; only a whole, successful edition is moved into the site (see
+`crobook.site`). Nothing in the source tree is written.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import html
 import itertools
 import json
+import math
+import multiprocessing
 import os
 import pickle
 import re
@@ -31,19 +36,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
-import jupytext
 import papermill
 import psutil
 import yaml
 
 from crobook import __version__, quick, site, webpages
-from crobook.cache import ChapterCache, chapter_key, code_digest, file_digest, folder_digest
+from crobook.cache import USER_CACHE, ChapterCache, chapter_key, code_digest, file_digest, folder_digest, write_whole
 from crobook.charts import CHART_CACHE_ENV, write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
 from crobook.data import EVIDENCE_ENV, RECORD_ENV, Evidence
 from crobook.errors import BuildError
+from crobook.kernel import run_chapter, start_worker, stop_processes
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
@@ -119,32 +125,6 @@ def inputs_digest(edition: Edition) -> str:
     return digest.hexdigest()
 
 
-def run_chapter(source: Path, output: Path, parameters: dict, record: Path | None = None) -> float:
-    """Execute one chapter with papermill; returns its run time in seconds.
-
-    With `record`, the data files the chapter reads and the views it writes are listed in that JSON file.
-    """
-    start = time.perf_counter()
-    unexecuted = output.with_suffix(".in.ipynb")
-    jupytext.write(jupytext.read(source), unexecuted)
-    if record is not None:
-        os.environ[RECORD_ENV] = str(record)  # the kernel inherits it
-    try:
-        papermill.execute_notebook(
-            str(unexecuted),
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            cwd=str(output.parent),
-        )
-    finally:
-        os.environ.pop(RECORD_ENV, None)
-        unexecuted.unlink(missing_ok=True)
-    return time.perf_counter() - start
-
-
 def describe_reads(reads: list[str]) -> str:
     """'observations.csv (4 series), sources.csv': whole files by name, row-by-row reads by how many keys."""
     keyed: dict[str, int] = {}
@@ -160,32 +140,6 @@ def describe_reads(reads: list[str]) -> str:
         )
         or "no data"
     )
-
-
-def _start_worker(parent: int) -> None:
-    # Kernels inherit the worker's stderr and log start-up chatter there; failures reach us as exceptions.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    # A Ctrl-C at the terminal goes to the build, which stops the workers itself (so no worker tracebacks).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _watch_parent(parent: int) -> None:
-    """End this worker and its kernel when the build is gone (killed with SIGKILL, it could not stop us)."""
-    while os.getppid() == parent:
-        time.sleep(0.3)
-    stop_processes(psutil.Process().children(recursive=True))
-    os._exit(1)
-
-
-def stop_processes(processes: list[psutil.Process]) -> None:
-    """SIGKILL processes that may already be gone (their parents or init reap them; waiting could take long)."""
-    for process in processes:
-        try:
-            process.kill()
-        except psutil.Error:
-            pass
 
 
 def _ignore_signals() -> None:
@@ -235,20 +189,37 @@ def handed_to_chapters(
 
 
 @contextmanager
-def _handed_to_kernels(evidence: Evidence, out_dir: Path, chapter_cache: ChapterCache) -> Iterator[None]:
+def _handed_to_kernels(evidence: Evidence, out_dir: Path, chapter_cache: ChapterCache) -> Iterator[dict[str, str]]:
     """While chapters run, their kernels find the validated evidence (a pickle, see crobook.page.load) and the
-    chart cache through the environment, which the workers and their kernels inherit."""
+    chart cache through these environment variables."""
     handed_file = out_dir / ".evidence.pickle"
     out_dir.mkdir(parents=True, exist_ok=True)
     handed_file.write_bytes(pickle.dumps(evidence))
-    os.environ[EVIDENCE_ENV] = str(handed_file)
-    os.environ[CHART_CACHE_ENV] = str(chapter_cache.root / "charts")
     try:
-        yield
+        yield {EVIDENCE_ENV: str(handed_file), CHART_CACHE_ENV: str(chapter_cache.root / "charts")}
     finally:
-        os.environ.pop(EVIDENCE_ENV, None)
-        os.environ.pop(CHART_CACHE_ENV, None)
         handed_file.unlink(missing_ok=True)
+
+
+def start_pool(chapter_count: int) -> ProcessPoolExecutor:
+    """Workers for the chapters, started at once: each starts its kernel and imports what chapters import (about
+    1.5 s, see crobook.kernel) while the build goes on validating the data and staging the book.
+
+    Spawned, not forked: a fork copies the parent's threads' state without the threads (a test process that
+    used jupyter_client before hangs its forked workers), and a spawned worker imports only crobook.kernel."""
+    workers = max(1, min(chapter_count, os.cpu_count() or 1))
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(os.getpid(),))
+    for _ in range(workers):  # a spawning pool starts a worker per job submitted while none is idle
+        pool.submit(int)
+    return pool
+
+
+def stop_pool(pool: ProcessPoolExecutor, kill: bool = False) -> None:
+    """End the workers; with `kill`, at once, with their kernels and the chapters they are running."""
+    if kill:
+        stop_processes(_descendants(list(getattr(pool, "_processes", None) or {})))
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def execute_chapters(
@@ -260,25 +231,29 @@ def execute_chapters(
     evidence: Evidence,
     chapter_cache: ChapterCache,
     force: bool,
+    pool: ProcessPoolExecutor | None = None,
 ) -> int:
     """Run the chapters whose inputs changed (all with `force`), in parallel; restore the others from the cache.
 
     Pages that read the other chapters' views (they declare `views_dir`) run after them. The chapters get the
-    validated `evidence` as a pickle (see crobook.page.load). Returns how many chapters were executed.
+    validated `evidence` as a pickle (see crobook.page.load). They run in `pool` (see `start_pool`; a new one by
+    default), which is stopped when they are done. Returns how many chapters were executed.
     """
-    with _handed_to_kernels(evidence, out_dir, chapter_cache):
-        return _run_waves(sources, out_dir, params, handed, handed_digests, evidence.data_dir, chapter_cache, force)
+    pool = pool or start_pool(len(sources))
+    with _handed_to_kernels(evidence, out_dir, chapter_cache) as environ:
+        args = (sources, out_dir, params, handed, handed_digests, evidence.data_dir, chapter_cache, force)
+        return _run_waves(*args, pool, environ)
 
 
-def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapter_cache, force) -> int:
-    # Arguments as execute_chapters documents them (typed there), with the evidence's data folder.
+def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapter_cache, force, pool, environ) -> int:
+    # Arguments as execute_chapters documents them (typed there), with the evidence's data folder and what the
+    # kernels find in their environment.
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "views").mkdir(exist_ok=True)
     late = {stem for stem, src in sources.items() if "views_dir" in declared_names(src)}
-    waves = [[s for s in sources if s not in late], sorted(late)]
-    workers = max(1, min(len(sources), os.cpu_count() or 1))
+    waves = [longest_first([s for s in sources if s not in late]), sorted(late)]
     done = executed = 0
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(os.getpid(),))
+    run_times = {}
     try:
         for wave in waves:
             if wave and wave[0] in late:
@@ -297,15 +272,20 @@ def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapt
                         log(f"  [{done}/{len(sources)}] {stem}: unchanged, reused")
                         continue
                 record = out_dir / f".{stem}.record.json"
+                parameters = {**given, **params.get(stem, {})}
                 job = pool.submit(
-                    run_chapter, sources[stem], out_dir / f"{stem}.ipynb", {**given, **params.get(stem, {})}, record
+                    run_chapter,
+                    sources[stem],
+                    out_dir / f"{stem}.ipynb",
+                    parameters,
+                    environ | {RECORD_ENV: str(record)},
                 )
                 jobs[job] = (stem, hashed, record)
             for job in as_completed(jobs):
                 stem, hashed, record = jobs[job]
                 done, executed = done + 1, executed + 1
                 try:
-                    seconds = job.result()
+                    seconds = run_times[stem] = job.result()
                 except papermill.PapermillExecutionError as err:
                     raise BuildError(
                         f"chapter {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}"
@@ -321,11 +301,34 @@ def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapt
         # ones not yet started, rather than run them all first.
         if isinstance(err, KeyboardInterrupt):
             _ignore_signals()
-        stop_processes(_descendants(list(getattr(pool, "_processes", None) or {})))
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop_pool(pool, kill=True)
         raise
-    pool.shutdown(wait=True)
+    stop_pool(pool)
+    remember_run_times(run_times)
     return executed
+
+
+# The last run time of each chapter, kept in the user's cache folder: the order chapters start in, never what
+# they produce.
+RUN_TIMES = USER_CACHE / "run-times.json"
+
+
+def _run_times() -> dict[str, float]:
+    try:
+        return json.loads(RUN_TIMES.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def longest_first(stems: list[str]) -> list[str]:
+    """Chapters by their last run time, longest first and never-run ones before all: started last, a long
+    chapter would keep one worker busy while the others idle at the end."""
+    times = _run_times()
+    return sorted(stems, key=lambda stem: -times.get(stem, math.inf))
+
+
+def remember_run_times(seconds: dict[str, float]) -> None:
+    write_whole(RUN_TIMES, json.dumps(_run_times() | seconds, sort_keys=True))
 
 
 # Appended to the conf.py that `jupyter-book config sphinx` generates. sphinx-thebe and sphinx-comments
@@ -346,7 +349,6 @@ html_context = {{
     "default_mode": "light",
     "crobook_edition": {name!r},
     "crobook_fingerprint": {fingerprint!r},
-    "crobook_others": {others!r},
 }}
 project = html_title
 latex_documents = [({root!r}, "book.tex", project, author, "manual")]
@@ -368,9 +370,8 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 TOOLS = {
-    "latexmk": "the PDF needs TeX",
     "xelatex": "the PDF needs TeX",
-    "make": "Sphinx runs make to build the PDF",
+    "xdvipdfmx": "the PDF needs TeX",
 }
 
 
@@ -380,11 +381,11 @@ def check_tools() -> None:
         if shutil.which(tool) is None:
             raise BuildError(
                 f"{tool} is not on PATH ({why}): install the Debian TeX packages with `make tex` "
-                "(latexmk, texlive-xetex and the others listed in the Makefile), or add their folder to PATH"
+                "(texlive-xetex and the others listed in the Makefile), or add their folder to PATH"
             )
 
 
-def stage(work: Path, edition: Edition, others: list[str]) -> Path:
+def stage(work: Path, edition: Edition) -> Path:
     """Copy the book's configuration into the work folder, with the edition written in."""
     src = work / "src"
     src.mkdir(parents=True)
@@ -402,7 +403,6 @@ def stage(work: Path, edition: Edition, others: list[str]) -> Path:
         root=root,
         name=edition.name,
         fingerprint=edition.fingerprint,
-        others=others,
         today=edition.as_of.strftime("%d %B %Y").lstrip("0"),
     )
     with (src / "conf.py").open("a", encoding="utf-8") as conf:
@@ -413,15 +413,16 @@ def stage(work: Path, edition: Edition, others: list[str]) -> Path:
 RUNNING: set[subprocess.Popen] = set()  # tools running now, killed with their children if the build stops
 
 
-def run(command: list[str], what: str, env: dict | None = None) -> None:
-    # A session of its own: latexmk's TeX runs die with it, and a Ctrl-C reaches only the build, which stops them;
-    # the guard ends them if the build is killed outright.
+def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None = None) -> None:
+    # A session of its own: a Ctrl-C reaches only the build, which stops the tool; the guard ends it if the build
+    # is killed outright.
     process = subprocess.Popen(
         [sys.executable, "-m", "crobook.guard", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=cwd,
         start_new_session=True,
     )
     RUNNING.add(process)
@@ -438,16 +439,186 @@ def run(command: list[str], what: str, env: dict | None = None) -> None:
         raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
 
 
-def sphinx(src: Path, out: Path, builder: str, as_of: date) -> None:
-    """sphinx-build with every warning an error; `latexpdf` also runs latexmk.
-
-    TeX stamps the PDF with the as-of date rather than the clock, so the same inputs give the same PDF.
-    """
+def sphinx(src: Path, out: Path, builder: str) -> None:
+    """sphinx-build with every warning an error."""
     command = [str(BIN / "sphinx-build"), "-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
+    run(command, f"sphinx-build {builder}")
+
+
+# Files whose change means cross-references, contents or table widths may still move: TeX must run again.
+SETTLING = (".aux", ".toc", ".lof", ".lot", ".out")
+RERUN = re.compile(r"Rerun to get|Rerun LaTeX|Label\(s\) may have changed|Table widths have changed")
+
+
+def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> int:
+    """`book.tex` to `book.pdf`: xelatex until its cross-references settle, then xdvipdfmx once.
+
+    This is latexmk's work for this book (the book has no index or bibliography to run between passes) without
+    its 2 s of hashing every font file after each pass. TeX stamps the PDF with the as-of date rather than the
+    clock, so the same inputs give the same PDF. Returns how many times xelatex ran."""
     epoch = int(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC).timestamp())
-    run(
-        command, f"sphinx-build {builder}", env=os.environ | {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1"}
-    )
+    env = os.environ | {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1"}
+
+    def settling() -> list[bytes]:
+        return [
+            (folder / f"book{suffix}").read_bytes() if (folder / f"book{suffix}").is_file() else b""
+            for suffix in SETTLING
+        ]
+
+    xelatex = ["xelatex", "-no-pdf", "-interaction=nonstopmode", "-halt-on-error", "book.tex"]
+    done = 0
+    for _ in range(passes):
+        done += 1
+        before = settling()
+        run(xelatex, "xelatex", env=env, cwd=folder)
+        log_text = (folder / "book.log").read_text(encoding="utf-8", errors="replace")
+        if settling() == before and not RERUN.search(log_text):
+            break
+    else:
+        raise BuildError(
+            f"xelatex: the PDF's cross-references did not settle in {passes} passes ({folder / 'book.log'})"
+        )
+    run(["xdvipdfmx", "-q", "-o", "book.pdf", "book.xdv"], "xdvipdfmx", env=env, cwd=folder)
+    return done
+
+
+def pdf(src: Path, out: Path, edition: Edition) -> None:
+    sphinx(src, out, "latex")
+    tex = out / "latex" / "book.tex"
+    tex.write_text(fill_in_latex(tex.read_text(encoding="utf-8"), edition), encoding="utf-8")
+    log(f"  xelatex ran {latex_pdf(out / 'latex', edition.as_of)} time(s)")
+
+
+# Stand-ins for what differs between editions built from one Sphinx source (`sphinx_source`): Sphinx sees the
+# same configuration for every edition, so it re-reads only the pages whose notebooks changed, and the edition's
+# name, fingerprint and links to the others are written into its website and LaTeX afterwards. Lower-case
+# letters only: nothing escapes or splits them.
+EDITION_TOKEN = "crobookeditionnamehere"
+FINGERPRINT_TOKEN = "crobookeditionfingerprinthere"
+OTHERS_MARK = re.compile(r"<!--crobook-others (.*?)-->")  # written by _templates/crobook-editions.html
+
+
+def fill_in_latex(text: str, edition: Edition) -> str:
+    # Of the characters an edition name may hold (letters, digits, ".", "-", "_"), only "_" means something to TeX.
+    name, fingerprint = (value.replace("_", r"\_") for value in (edition.name, edition.fingerprint))
+    return text.replace(EDITION_TOKEN, name).replace(FINGERPRINT_TOKEN, fingerprint)
+
+
+def fill_in_website(html_dir: Path, edition: Edition, others: list[str]) -> None:
+    """Write the edition's name and fingerprint, and the footer's links to the other editions, into its pages."""
+
+    def links(mark: re.Match) -> str:
+        root = mark.group(1)
+        named = [f'<a href="{root}{quote(n)}/html/index.html">{html.escape(n)}</a>' for n in others]
+        return " · other editions:\n  " + ", ".join(named) if named else ""
+
+    for path in html_dir.rglob("*"):
+        if path.suffix not in (".html", ".js", ".inv") or not path.is_file():
+            continue
+        data = path.read_bytes()
+        filled = data.replace(EDITION_TOKEN.encode(), edition.name.encode())
+        filled = filled.replace(FINGERPRINT_TOKEN.encode(), edition.fingerprint.encode())
+        if path.suffix == ".html":
+            filled = OTHERS_MARK.sub(links, filled.decode("utf-8")).encode("utf-8")
+        if filled != data:
+            path.write_bytes(filled)
+
+
+def copy_if_changed(source: Path, target: Path) -> bool:
+    """Copy a file unless the target already holds the same bytes (its time stays, so Sphinx skips it)."""
+    if target.is_file() and target.read_bytes() == source.read_bytes():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    return True
+
+
+def mirror(source: Path, target: Path, keep: tuple[str, ...] = ()) -> int:
+    """Make `target` hold the files of `source` (changed ones copied, vanished ones removed, except under the
+    folders `keep`); count the changes."""
+    changed = 0
+    for path in source.rglob("*"):
+        if path.is_file():
+            changed += copy_if_changed(path, target / path.relative_to(source))
+    for path in list(target.rglob("*")) if target.is_dir() else []:
+        relative = path.relative_to(target)
+        if any(relative.is_relative_to(folder) for folder in keep):
+            continue
+        if path.is_file() and not (source / relative).exists():
+            path.unlink()
+            changed += 1
+    return changed
+
+
+def sphinx_source(folder: Path, edition: Edition) -> Path:
+    """`folder/src`: the Sphinx source of `edition` (its chapters come from `take_chapters`).
+
+    Staging runs jupyter-book (about 2 s), so it is kept and done again only when the book's configuration, the
+    package or the as-of date changed; then everything Sphinx built in `folder` goes too, because Sphinx notices
+    neither a changed extension nor a changed template of pages it does not re-read."""
+    src, marker = folder / "src", folder / "source.digest"
+    parts = [file_digest(ROOT / "_config.yml"), file_digest(ROOT / "_toc.yml"), code_digest()]
+    parts += [folder_digest(ROOT / "_static"), folder_digest(ROOT / "_templates"), edition.as_of.isoformat()]
+    parts += [edition.name, edition.fingerprint]
+    digest = "\0".join(parts)
+    if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
+        return src
+    for path in folder.iterdir() if folder.is_dir() else []:
+        if path.name != ".cache":  # a preview's chapter cache
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.move(stage(Path(tmp), edition), src)
+    marker.write_text(digest, encoding="utf-8")
+    return src
+
+
+def take_chapters(run_dir: Path, src: Path, stems: list[str]) -> int:
+    """Bring the executed chapters and their views from `run_dir` into the Sphinx source `src`, touching only
+    files that changed; returns how many did."""
+    chapters_dir = src / "chapters"
+    changed = sum(copy_if_changed(run_dir / f"{s}.ipynb", chapters_dir / f"{s}.ipynb") for s in stems)
+    for stale in chapters_dir.glob("*.ipynb") if chapters_dir.is_dir() else []:
+        if stale.stem not in stems:  # a chapter taken out of the book
+            stale.unlink()
+            changed += 1
+    changed += mirror(run_dir / "views", chapters_dir / "views")
+    changed += mirror(run_dir / "views" / "charts", src / "_static" / "charts")
+    return changed
+
+
+def drop_stale_outputs(built: Path, stems: list[str]) -> None:
+    """Sphinx copies every download, static file and LaTeX image again on each build, but never removes what no
+    page uses any more (an earlier edition's data and charts); drop those first, so an edition holds its own."""
+    website = built / "html" / "html"
+    for folder in (website / "_downloads", website / "_static" / "charts"):
+        shutil.rmtree(folder, ignore_errors=True)
+    for page in (website / "chapters").glob("*.html"):
+        if page.stem not in stems:  # a chapter taken out of the book
+            page.unlink()
+    for image in (built / "latex" / "latex").glob("*.pdf"):
+        if image.name != "book.pdf":
+            image.unlink()
+
+
+@contextmanager
+def sphinx_folder(site_dir: Path, work: Path) -> Iterator[Path]:
+    """Where Sphinx builds: the site's kept folder, where it re-reads only the pages that changed since the last
+    build and TeX starts from the last cross-references; or, while another build holds that, a fresh folder in
+    `work`. A failed build empties the kept folder: Sphinx would not repeat the warnings of pages it skips."""
+    kept = site_dir / ".cache" / ".sphinx"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with (kept.parent / ".sphinx.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield work / "sphinx"
+            return
+        try:
+            yield kept
+        except BaseException:
+            shutil.rmtree(kept, ignore_errors=True)
+            raise
 
 
 def manifest(
@@ -526,16 +697,20 @@ def root_page(path: Path, edition: str, fingerprint: str) -> None:
     )
 
 
-def assemble(work: Path, evidence: Evidence, params_file: Path, record: dict) -> Path:
-    """The edition folder: website, PDF, manifest, the claims ledger (CSV and JSON), and a copy of the data and
-    parameters it was built from."""
+def assemble(
+    work: Path, built: Path, evidence: Evidence, params_file: Path, record: dict, edition: Edition, others: list[str]
+) -> Path:
+    """The edition folder: website and PDF (from Sphinx's folder `built`, filled in with the edition and links
+    to the `others`), manifest, the claims ledger (CSV and JSON), and a copy of the data and parameters it was
+    built from."""
     data_dir = evidence.data_dir
     edition_dir = work / "edition"
     site.fault("assemble")
-    shutil.copytree(work / "html" / "html", edition_dir / "html")
+    shutil.copytree(built / "html" / "html", edition_dir / "html")
+    fill_in_website(edition_dir / "html", edition, others)
     root_page(edition_dir / "html" / "index.html", record["edition"], record["fingerprint"])
     webpages.lighten(edition_dir / "html")
-    shutil.copy(work / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
+    shutil.copy(built / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     (edition_dir / "data").mkdir()
     for table in TABLES.values():
         if (data_dir / table.file).is_file():  # the approvals register is optional
@@ -586,53 +761,61 @@ def build(
         site.check_edition_name(edition_name)
     log("1/5 checking data and parameters")
     sources = chapters()
-    checked, evidence = load_inputs(data_dir, params_file, sources)
-    params = checked.chapters
-    digest = fingerprint(evidence, checked.as_dict())
-    name = edition_name if edition_name is not None else default_name(digest, checked.as_of, site_dir)
-    site.check_edition_name(name)
-    edition = Edition(name=name, fingerprint=digest, as_of=checked.as_of)
-    ledger = assess(evidence).claims
-    step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
-    for row in ledger.itertuples():
-        log(f"  {row.claim_id}: {row.status}" + (f" ({row.certainty} certainty)" if row.certainty else ""))
-    log(f"  claims: {summary(ledger)}")
-    site_dir.mkdir(parents=True, exist_ok=True)
-    with site.site_lock(site_dir):
-        site.repair(site_dir)  # a crashed or killed build may have left the index stale, or folders behind
-    existing = site.edition(site_dir, name)
-    if existing is not None and not force and site.same_inputs(existing, inputs_digest(edition)):
-        log(f"edition {name} is up to date in {site_dir}; nothing to do (use --force to rebuild it)")
-        quick.remember(evidence.data_dir, params_file, site_dir, name, edition_name is None)
-        return site_dir / name
-    if existing is not None and not replace and not site.same_inputs(existing, inputs_digest(edition)):
-        raise BuildError(site.refusal(name))
-    check_tools()
-    previous = previous_edition(site_dir, name)
-    work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
-    published = False
+    pool = start_pool(len(sources))  # the chapters' kernels warm up while the data are checked
     try:
-        with site.work_folder_held(work):  # tells `site.repair` in other builds that this folder is in use
-            record = manifest(edition, evidence, with_defaults(checked, sources), ledger, previous, variant)
-            target = _build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force)
-            t = time.perf_counter()
-            may_be_latest = latest if latest is not None else not variant
-            with _signals_held():  # publishing takes a moment and must not stop half-way
-                site.publish(target, site_dir, name, replace=replace, may_be_latest=may_be_latest)
-                published = True
-            step(f"published as {site_dir / name}", t)
-    except KeyboardInterrupt:
-        _ignore_signals()
-        stop_tools()
-        if published:
-            raise BuildError(f"interrupted after edition {name} was published", site_untouched=False) from None
-        raise
+        checked, evidence = load_inputs(data_dir, params_file, sources)
+        params = checked.chapters
+        digest = fingerprint(evidence, checked.as_dict())
+        name = edition_name if edition_name is not None else default_name(digest, checked.as_of, site_dir)
+        site.check_edition_name(name)
+        edition = Edition(name=name, fingerprint=digest, as_of=checked.as_of)
+        ledger = assess(evidence).claims
+        step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
+        for row in ledger.itertuples():
+            log(f"  {row.claim_id}: {row.status}" + (f" ({row.certainty} certainty)" if row.certainty else ""))
+        log(f"  claims: {summary(ledger)}")
+        site_dir.mkdir(parents=True, exist_ok=True)
+        with site.site_lock(site_dir):
+            site.repair(site_dir)  # a crashed or killed build may have left the index stale, or folders behind
+        existing = site.edition(site_dir, name)
+        if existing is not None and not force and site.same_inputs(existing, inputs_digest(edition)):
+            log(f"edition {name} is up to date in {site_dir}; nothing to do (use --force to rebuild it)")
+            quick.remember(evidence.data_dir, params_file, site_dir, name, edition_name is None)
+            return site_dir / name
+        if existing is not None and not replace and not site.same_inputs(existing, inputs_digest(edition)):
+            raise BuildError(site.refusal(name))
+        check_tools()
+        previous = previous_edition(site_dir, name)
+        work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
+        published = False
+        try:
+            with site.work_folder_held(work):  # tells `site.repair` in other builds that this folder is in use
+                record = manifest(edition, evidence, with_defaults(checked, sources), ledger, previous, variant)
+                target = _build_in(
+                    work, evidence, sources, params, params_file, edition, record, previous, site_dir, force, pool
+                )
+                t = time.perf_counter()
+                may_be_latest = latest if latest is not None else not variant
+                with _signals_held():  # publishing takes a moment and must not stop half-way
+                    site.publish(target, site_dir, name, replace=replace, may_be_latest=may_be_latest)
+                    published = True
+                step(f"published as {site_dir / name}", t)
+        except KeyboardInterrupt:
+            _ignore_signals()
+            stop_tools()
+            if published:
+                raise BuildError(f"interrupted after edition {name} was published", site_untouched=False) from None
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        quick.remember(evidence.data_dir, params_file, site_dir, name, edition_name is None)
+        target = site_dir / name
+        log(
+            f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}"
+        )
+        return site_dir / name
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    quick.remember(evidence.data_dir, params_file, site_dir, name, edition_name is None)
-    target = site_dir / name
-    log(f"done in {time.perf_counter() - started:.1f} s: {target / 'html' / 'index.html'} and {target / 'book.pdf'}")
-    return site_dir / name
+        stop_pool(pool, kill=True)  # stopped already unless the build ended before its chapters
 
 
 def _build_in(
@@ -646,13 +829,13 @@ def _build_in(
     previous: dict | None,
     site_dir: Path,
     force: bool,
+    pool: ProcessPoolExecutor,
 ) -> Path:
     t = time.perf_counter()
     others = [m["edition"] for m in reversed(site.editions(site_dir)) if m["edition"] != edition.name]
-    src = stage(work, edition, others)
     manifest_path = work / "manifest.json"
     manifest_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    out_dir = src / "chapters"
+    out_dir = work / "run"  # fresh: a late page's inputs (the others' views) must not include its own last ones
     handed = handed_to_chapters(
         evidence, edition.as_of, out_dir / "views", previous["dir"] if previous else "", str(manifest_path)
     )
@@ -667,31 +850,33 @@ def _build_in(
     }
     log("2/5 running chapters")
     executed = execute_chapters(
-        sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force
+        sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force, pool
     )
     t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
-    if (out_dir / "views" / "charts").is_dir():  # the charts' static SVGs, served as _static/charts/
-        shutil.copytree(out_dir / "views" / "charts", src / "_static" / "charts", dirs_exist_ok=True)
-    log("3/5 building website and PDF, side by side")
-    pool = ThreadPoolExecutor(max_workers=2)
-    try:
-        jobs = [
-            pool.submit(sphinx, src, work / "html", "html", edition.as_of),
-            pool.submit(sphinx, src, work / "latex", "latexpdf", edition.as_of),
-        ]
-        for job in jobs:
-            job.result()
-    except BaseException as err:
-        if isinstance(err, KeyboardInterrupt):
-            _ignore_signals()
-        stop_tools()  # the other of the two would otherwise run on to its end
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    missing_glyphs(work / "latex" / "latex" / "book.log", evidence.data_dir)
-    t = step("website and PDF", t)
-    log("4/5 assembling the edition")
-    edition_dir = assemble(work, evidence, params_file, record)
+    with sphinx_folder(site_dir, work) as built:
+        src = sphinx_source(built, Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of))
+        take_chapters(out_dir, src, list(sources))
+        drop_stale_outputs(built, list(sources))
+        log("3/5 building website and PDF, side by side")
+        threads = ThreadPoolExecutor(max_workers=2)
+        try:
+            jobs = [
+                threads.submit(sphinx, src, built / "html", "html"),
+                threads.submit(pdf, src, built / "latex", edition),
+            ]
+            for job in jobs:
+                job.result()
+        except BaseException as err:
+            if isinstance(err, KeyboardInterrupt):
+                _ignore_signals()
+            stop_tools()  # the other of the two would otherwise run on to its end
+            raise
+        finally:
+            threads.shutdown(wait=True, cancel_futures=True)
+        missing_glyphs(built / "latex" / "latex" / "book.log", evidence.data_dir)
+        t = step("website and PDF", t)
+        log("4/5 assembling the edition")
+        edition_dir = assemble(work, built, evidence, params_file, record, edition, others)
     step("assembled", t)
     log("5/5 publishing")
     return edition_dir

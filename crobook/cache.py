@@ -15,12 +15,40 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The user's cache folder, outside the repository: things slow to work out that never depend on the data.
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crobook"
+
+
+def kept(path: Path, make: Callable[[], str]) -> str:
+    """The text of `path`, made by `make()` and written there when missing. Written whole (parallel builds
+    read and write the same files); an unreadable or read-only cache folder only costs the time of `make`."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    text = make()
+    write_whole(path, text)
+    return text
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write `path` through a temporary file, so a reader sees the old text or the new, never a part."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+            f.write(text)
+        os.replace(f.name, path)
+    except OSError:
+        pass
 
 
 def file_digest(path: Path) -> str:

@@ -179,10 +179,14 @@ def setup() -> None:
 
 def write_vega_bundle(static_dir: Path) -> Path:
     """Write Vega, Vega-Lite and Vega-Embed as one local script; the website loads it on every page."""
+    from crobook.cache import USER_CACHE, kept
+
     path = static_dir / "vega-bundle.js"
     if not path.exists():
         static_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("(function(){\n" + vl_convert.javascript_bundle() + "\n})();\n", encoding="utf-8")
+        # vl-convert takes about a second to hand its bundle over; it is the same for every build of a version.
+        text = kept(USER_CACHE / f"vega-bundle-{vl_convert.__version__}.js", vl_convert.javascript_bundle)
+        path.write_text("(function(){\n" + text + "\n})();\n", encoding="utf-8")
     return path
 
 

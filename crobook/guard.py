@@ -1,7 +1,7 @@
 """Run a command and end it, with everything it started, when the build that asked for it is gone.
 
 `python -m crobook.guard COMMAND...` exits with the command's status. The build starts the guard in a session
-of its own, so the command (sphinx-build, and make, latexmk and xelatex under it) shares the guard's process
+of its own, so the command (sphinx-build, xelatex or xdvipdfmx) shares the guard's process
 group: the build stops them all with one `killpg`, and if the build itself is killed (SIGKILL, which it cannot
 catch), the guard notices within a third of a second and kills the group.
 """

@@ -8,10 +8,8 @@ before anything runs.
 from __future__ import annotations
 
 import ast
-import contextlib
 import hashlib
 import json
-import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -23,6 +21,7 @@ import yaml
 
 from crobook.analysis import CITED_GRADES, EVIDENCE_GRADES
 from crobook.approvals import TOP_N
+from crobook.cache import USER_CACHE, kept
 from crobook.data import CHAPTERS_DIR, Evidence, load
 from crobook.errors import ParamsError, Problem
 
@@ -72,9 +71,14 @@ def declared(chapter: Path) -> dict[str, dict]:
     from importlib.metadata import version
 
     key = [chapter.read_bytes().decode("utf-8"), version("jupytext"), version("papermill")]
-    kept = DECLARED_CACHE / f"{hashlib.sha256(json.dumps(key).encode()).hexdigest()}.json"
-    with contextlib.suppress(OSError, ValueError):
-        return json.loads(kept.read_text(encoding="utf-8"))
+    path = DECLARED_CACHE / f"{hashlib.sha256(json.dumps(key).encode()).hexdigest()}.json"
+    try:
+        return json.loads(kept(path, lambda: json.dumps(_declared_by_papermill(chapter))))
+    except ValueError:  # a damaged cache file: ask papermill again
+        return _declared_by_papermill(chapter)
+
+
+def _declared_by_papermill(chapter: Path) -> dict[str, dict]:
     import jupytext
     import papermill
 
@@ -82,19 +86,12 @@ def declared(chapter: Path) -> dict[str, dict]:
         path = Path(tmp) / f"{chapter.stem}.ipynb"
         jupytext.write(jupytext.read(chapter), path)
         found = papermill.inspect_notebook(str(path))
-    params = {
+    return {
         name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]} for name, p in found.items()
     }
-    with contextlib.suppress(OSError):  # a read-only home folder: no cache, same answer
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        # Whole or not at all: parallel chapter runs read and write the same file.
-        with tempfile.NamedTemporaryFile("w", dir=kept.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
-            f.write(json.dumps(params))
-        os.replace(f.name, kept)
-    return params
 
 
-DECLARED_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crobook" / "declared"
+DECLARED_CACHE = USER_CACHE / "declared"
 
 
 def _type_ok(value, type_name: str) -> bool:

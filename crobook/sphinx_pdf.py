@@ -60,6 +60,7 @@ def pdf_settings(app, config) -> None:
     elements["preamble"] = elements.get("preamble", "") + PREAMBLE + metadata
     elements["extraclassoptions"] = "openany,oneside"
     elements["tableofcontents"] = CONTENTS
+    elements["makeindex"] = elements["printindex"] = ""  # the book has no index entries (and the PDF no xindy run)
     config.latex_elements = elements
 
 

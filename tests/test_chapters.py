@@ -5,8 +5,9 @@ import json
 import pytest
 
 from crobook import analysis
-from crobook.build import CHAPTERS_DIR, run_chapter
+from crobook.build import CHAPTERS_DIR
 from crobook.data import DEFAULT_DATA_DIR, load
+from crobook.kernel import run_chapter
 
 
 def glued(notebook_path) -> dict:

@@ -123,6 +123,9 @@ def test_what_changed_page_names_the_figure_and_the_flipped_claim(site, second):
 
 
 def test_every_page_shows_its_edition_and_links_the_others(site, second):
+    pdf = site / "second" / "book.pdf"
+    title = subprocess.run(["pdftotext", "-l", "2", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Release second \(data and\s+parameters [0-9a-f]{10}\)", title)
     for page in (site / "second" / "html").rglob("*.html"):
         if "_static" in page.parts:
             continue
@@ -131,6 +134,7 @@ def test_every_page_shows_its_edition_and_links_the_others(site, second):
             assert "Edition second · data and parameters" in text
             continue
         assert "Edition <strong>second</strong>" in text, page
+        assert "crobookedition" not in text, page  # every stand-in filled in (crobook.build.EDITION_TOKEN)
         nav = re.search(r'<nav class="crobook-editions".*?</nav>', text, flags=re.S).group(0)
         # as a browser resolves them: by the address, not by where the edition's link points on disk
         targets = {Path(os.path.normpath(page.parent / href)) for href in re.findall(r'href="([^"]+)"', nav)}
@@ -174,8 +178,15 @@ def test_one_row_change_reexecutes_only_the_chapters_that_read_its_series(site, 
     data = tmp_path / "data"
     shutil.copytree(changed_data, data)
     replace(data / "observations.csv", "ebp_share_rd_pipeline,2021,55,", "ebp_share_rd_pipeline,2021,54,")
+    start = time.time()
     build(data_dir=data, site_dir=site, edition_name="one-row")
     out = capsys.readouterr().out
+    # Sphinx keeps its environment in the site: it read again the pages of chapters that ran (those whose
+    # notebook came out the same it skips), and no other.
+    for builder in ("html", "latex"):
+        doctrees = site / ".cache" / ".sphinx" / builder / "doctrees" / "chapters"
+        reread = {p.stem for p in doctrees.glob("*.doctree") if p.stat().st_mtime >= start}
+        assert {"pipeline", "findings"} <= reread <= executed(out), builder
     # Chapters read observations series by series: the pipeline chapter draws this series and the findings
     # judge its claim; the sources appendix, the changes page and the first page (which cites the edition's
     # fingerprint) read every observation. The other six chapters are reused.
@@ -325,7 +336,7 @@ def test_ctrl_c_while_tex_runs_stops_the_build_at_once(site, second):
     out, err = process.communicate(timeout=60)
     assert time.monotonic() - start < 3
     assert process.returncode == 130 and err.strip().splitlines() == [INTERRUPTED], err
-    assert alive(family + working_in(site), within=2) == []  # sphinx-build, latexmk, xelatex
+    assert alive(family + working_in(site), within=2) == []  # sphinx-build, xelatex
     assert snapshot(site) == before and not list(site.glob(".work-*"))
 
 
@@ -350,7 +361,7 @@ def test_killing_only_the_build_while_tex_runs_leaves_no_sphinx_or_tex(site, sec
     family += working_in(site)
     process.kill()
     process.communicate(timeout=30)
-    assert alive(family + working_in(site), within=3) == []  # sphinx-build, make, latexmk, xelatex
+    assert alive(family + working_in(site), within=3) == []  # sphinx-build, xelatex
 
 
 def test_a_crash_while_publishing_a_real_build_leaves_the_site_whole_and_the_next_build_repairs_it(site, second):
@@ -406,7 +417,7 @@ def test_new_data_gives_a_new_default_edition_name_and_missing_tex_is_one_line(s
             env=os.environ | {"PATH": "/nonexistent"},  # no TeX (and no git: the build does without)
         )
         assert result.returncode == 1 and "Traceback" not in result.stderr
-        assert result.stderr.startswith("build failed: latexmk is not on PATH") and "make tex" in result.stderr
+        assert result.stderr.startswith("build failed: xelatex is not on PATH") and "make tex" in result.stderr
         names += re.findall(r"data valid, edition (\S+), data and parameters", result.stdout)
     first = json.loads((site / "first" / "manifest.json").read_text(encoding="utf-8"))
     assert names[0] == f"{__version__}-{as_of}-{first['fingerprint']}"

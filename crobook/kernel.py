@@ -1,0 +1,210 @@
+"""A warm kernel: the chapters a build worker runs share one Jupyter kernel, reset between chapters.
+
+Starting a kernel and importing pandas, Altair and the package take about 1.5 s, half of a typical chapter's
+run. Each build worker starts its kernel and imports them as soon as it is forked (`warm_up`, while the build
+validates the data), and papermill runs each chapter through the `crobook-warm` engine below, which keeps the
+kernel alive and, before each chapter, empties its namespace, numbers cells from 1 again, moves into the
+chapter's folder and hands it the build's `CROBOOK_*` settings (the chapter's read record above all), so a
+chapter sees the same fresh namespace as in a kernel of its own. Modules stay imported: the package keeps
+nothing between chapters that a chapter's output or its recorded reads could depend on (its ledger cache is
+keyed by the evidence object, which each chapter loads anew).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing.util
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import jupytext
+import papermill
+import psutil
+from jupyter_client import KernelManager
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+
+ENGINE = "crobook-warm"
+KERNEL = "python3"
+
+# What chapters import, imported once per kernel.
+WARM_UP = "import altair, pandas, IPython.display, myst_nb, crobook.page, crobook.charts, crobook.claims, crobook.text"
+
+# Run before each chapter with store_history off; a new session numbers the chapter's cells from 1 again. It
+# leaves no name behind.
+RESET = """\
+get_ipython().reset(new_session=True)
+def _crobook_settings(folder, settings):
+    import os, sys
+    os.chdir(folder)
+    for name in [n for n in os.environ if n.startswith("CROBOOK_") and n not in settings]:
+        del os.environ[name]
+    os.environ.update(settings)
+    if "crobook.data" in sys.modules:
+        sys.modules["crobook.data"]._recorded.clear()
+_crobook_settings({folder}, {settings})
+del _crobook_settings
+"""
+
+_warm: dict[str, KernelManager] = {}  # kernel name -> this process's kernel
+_starting = threading.Lock()
+_in_use = threading.Lock()  # one client at a time: the warm-up's, then each chapter's
+
+
+def kernel(kernel_name: str = KERNEL) -> KernelManager:
+    """This process's kernel (started if it has none, or its kernel died)."""
+    with _starting:
+        km = _warm.get(kernel_name)
+        if km is not None and not km.is_alive():
+            km.cleanup_resources()
+            km = None
+        if km is None:
+            if not _warm:  # shut down with the process: multiprocessing runs finalizers in workers and at exit
+                multiprocessing.util.Finalize(None, shutdown, exitpriority=10)
+            km = KernelManager(kernel_name=kernel_name)
+            # No history database: chapters need none, and line numbers restarting at 1 would collide in it.
+            km.start_kernel(extra_arguments=["--HistoryManager.enabled=False"])
+            _warm[kernel_name] = km
+        return km
+
+
+def warm_up(kernel_name: str = KERNEL) -> None:
+    """Start this process's kernel and import what chapters import, ahead of the first chapter."""
+    with _in_use:
+        client = kernel(kernel_name).client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            client.execute_interactive(WARM_UP, store_history=False, timeout=120, output_hook=_quiet)
+        except Exception:  # a chapter will start the kernel again, and fail with a clear error if it must
+            pass
+        finally:
+            client.stop_channels()
+
+
+def discard(kernel_name: str = KERNEL) -> None:
+    """Shut this process's kernel down; the next chapter starts a new one."""
+    with _starting:
+        km = _warm.pop(kernel_name, None)
+    if km is not None:
+        km.shutdown_kernel(now=True)
+
+
+def shutdown() -> None:
+    for km in _warm.values():
+        km.shutdown_kernel(now=True)
+    _warm.clear()
+
+
+def reset_code() -> str:
+    """The reset, in the current folder and with this process's CROBOOK_* variables (the kernel drops others)."""
+    settings = {name: value for name, value in os.environ.items() if name.startswith("CROBOOK_")}
+    return RESET.format(folder=json.dumps(os.getcwd()), settings=json.dumps(settings))
+
+
+class WarmClient(PapermillNotebookClient):
+    def papermill_execute_cells(self):
+        reply = self.kc.execute_interactive(reset_code(), store_history=False, timeout=60, output_hook=_quiet)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"resetting the kernel failed: {reply['content'].get('evalue')}")
+        super().papermill_execute_cells()
+
+    def execute(self, **kwargs):
+        try:
+            return super().execute(**kwargs)
+        finally:
+            if self.kc is not None:  # ours to close; the kernel stays for the next chapter
+                self.kc.stop_channels()
+
+
+def _quiet(message: dict) -> None:
+    pass
+
+
+class WarmEngine(NBClientEngine):
+    @classmethod
+    def execute_managed_notebook(
+        cls, nb_man, kernel_name, log_output=False, start_timeout=60, execution_timeout=None, **_ignored
+    ):
+        with _in_use:
+            for attempt in (1, 2):
+                client = WarmClient(
+                    nb_man,
+                    km=kernel(kernel_name),
+                    kernel_name=kernel_name,
+                    timeout=execution_timeout,
+                    startup_timeout=start_timeout,
+                    log_output=log_output,
+                )
+                try:
+                    return client.execute()
+                except RuntimeError as err:
+                    # The kernel did not answer before the chapter's first cell ("Kernel didn't respond in 60
+                    # seconds", "Kernel died before replying to kernel_info"; seen rarely on a loaded machine):
+                    # nothing has run yet, so the chapter starts once more in a new kernel.
+                    if attempt == 2 or not str(err).startswith("Kernel d"):
+                        raise
+                    discard(kernel_name)
+
+
+papermill_engines.register(ENGINE, WarmEngine)
+
+
+def run_chapter(source: Path, output: Path, parameters: dict, environ: dict[str, str] | None = None) -> float:
+    """Execute one chapter with papermill; returns its run time in seconds.
+
+    `environ` goes to the kernel (see RESET): the handed evidence, the chart cache and the record file
+    where the chapter lists the data it reads and the views it writes.
+    """
+    start = time.perf_counter()
+    unexecuted = output.with_suffix(".in.ipynb")
+    jupytext.write(jupytext.read(source), unexecuted)
+    environ = environ or {}
+    os.environ.update(environ)
+    try:
+        papermill.execute_notebook(
+            str(unexecuted),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            engine_name=ENGINE,  # the worker's kernel, kept warm between chapters
+            progress_bar=False,
+            log_output=False,
+            cwd=str(output.parent),
+        )
+    finally:
+        for name in environ:
+            os.environ.pop(name, None)
+        unexecuted.unlink(missing_ok=True)
+    return time.perf_counter() - start
+
+
+def start_worker(parent: int) -> None:
+    """A pool worker's start: quiet, deaf to Ctrl-C, gone with the build, its kernel warming up."""
+    # Kernels inherit the worker's stderr and log start-up chatter there; failures reach us as exceptions.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    # A Ctrl-C at the terminal goes to the build, which stops the workers itself (so no worker tracebacks).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=warm_up, daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker and its kernel when the build is gone (killed with SIGKILL, it could not stop us)."""
+    while os.getppid() == parent:
+        time.sleep(0.3)
+    stop_processes(psutil.Process().children(recursive=True))
+    os._exit(1)
+
+
+def stop_processes(processes: list[psutil.Process]) -> None:
+    """SIGKILL processes that may already be gone (their parents or init reap them; waiting could take long)."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass

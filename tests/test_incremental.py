@@ -1,0 +1,128 @@
+"""The kept Sphinx folder a site's builds share: edition values filled in afterwards, only changed files touched,
+stale outputs dropped, emptied after a failure, one build at a time (the others build in a fresh folder)."""
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from crobook.build import (
+    EDITION_TOKEN,
+    FINGERPRINT_TOKEN,
+    Edition,
+    drop_stale_outputs,
+    fill_in_latex,
+    fill_in_website,
+    sphinx_folder,
+    take_chapters,
+)
+
+EDITION = Edition("strict_2026", "0123abcd", date(2026, 11, 26))
+FOOTER = (
+    f"<p>Edition <strong>{EDITION_TOKEN}</strong> · data and parameters <code>{FINGERPRINT_TOKEN}</code>"
+    ' · <a href="../../../index.html">all editions</a>\n  <!--crobook-others ../../../--></p>'
+)
+
+
+def test_the_edition_is_written_into_every_page_and_the_latex(tmp_path):
+    page = tmp_path / "chapters" / "models.html"
+    page.parent.mkdir()
+    page.write_text(f"<html>{FOOTER}</html>", encoding="utf-8")
+    options = tmp_path / "_static" / "documentation_options.js"
+    options.parent.mkdir()
+    options.write_text(f"VERSION: '{EDITION_TOKEN} (data and parameters {FINGERPRINT_TOKEN})'", encoding="utf-8")
+    fill_in_website(tmp_path, EDITION, ["default", "a b"])
+    text = page.read_text(encoding="utf-8")
+    assert "Edition <strong>strict_2026</strong> · data and parameters <code>0123abcd</code>" in text
+    assert '<a href="../../../default/html/index.html">default</a>, ' in text
+    assert '<a href="../../../a%20b/html/index.html">a b</a></p>' in text
+    assert options.read_text(encoding="utf-8") == "VERSION: 'strict_2026 (data and parameters 0123abcd)'"
+    assert "crobook" not in text.replace("crobook-", "")
+    alone = tmp_path / "alone.html"
+    alone.write_text(FOOTER, encoding="utf-8")
+    fill_in_website(tmp_path, EDITION, [])
+    assert "other editions" not in alone.read_text(encoding="utf-8")
+    assert "<!--" not in alone.read_text(encoding="utf-8")
+    latex = fill_in_latex(rf"\release{{{EDITION_TOKEN} (data and parameters {FINGERPRINT_TOKEN})}}", EDITION)
+    assert latex == r"\release{strict\_2026 (data and parameters 0123abcd)}"
+
+
+def test_only_changed_chapters_are_copied_and_a_chapter_taken_out_goes(tmp_path):
+    run, src = tmp_path / "run", tmp_path / "src"
+    (run / "views" / "charts").mkdir(parents=True)
+    for stem in ("a", "b"):
+        (run / f"{stem}.ipynb").write_text(stem, encoding="utf-8")
+    (run / "views" / "charts" / "c.svg").write_text("<svg/>", encoding="utf-8")
+    assert take_chapters(run, src, ["a", "b"]) == 4  # two notebooks, the view and its copy as a static file
+    assert (src / "_static" / "charts" / "c.svg").is_file()
+    old = src / "chapters" / "a.ipynb"
+    os.utime(old, ns=(1, 1))  # long ago: a copy would give it the present time
+    (run / "b.ipynb").write_text("b, changed", encoding="utf-8")
+    (run / "views" / "charts" / "c.svg").unlink()
+    assert take_chapters(run, src, ["a", "b"]) == 3
+    assert old.stat().st_mtime_ns == 1
+    assert (src / "chapters" / "b.ipynb").read_text(encoding="utf-8") == "b, changed"
+    assert not (src / "_static" / "charts" / "c.svg").exists()
+    assert take_chapters(run, src, ["b"]) == 1 and not old.exists()
+
+
+def test_outputs_no_page_uses_any_more_are_dropped(tmp_path):
+    website = tmp_path / "html" / "html"
+    for name in ("_downloads/ab/old.csv", "_static/charts/old.svg", "_static/book.css"):
+        (website / name).parent.mkdir(parents=True, exist_ok=True)
+        (website / name).write_text("x", encoding="utf-8")
+    (website / "chapters").mkdir()
+    for stem in ("kept", "gone"):
+        (website / "chapters" / f"{stem}.html").write_text("x", encoding="utf-8")
+    latex = tmp_path / "latex" / "latex"
+    latex.mkdir(parents=True)
+    for name in ("book.pdf", "book.aux", "0f0f.pdf"):
+        (latex / name).write_text("x", encoding="utf-8")
+    drop_stale_outputs(tmp_path, ["kept"])
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == [
+        "html/html/_static/book.css",
+        "html/html/chapters/kept.html",
+        "latex/latex/book.aux",
+        "latex/latex/book.pdf",
+    ]
+
+
+def test_the_kept_folder_is_one_builds_at_a_time_and_emptied_after_a_failure(tmp_path):
+    site, work = tmp_path / "site", tmp_path / "work"
+    with sphinx_folder(site, work) as built:
+        assert built == site / ".cache" / ".sphinx"
+        built.mkdir()
+        (built / "environment.pickle").write_text("x", encoding="utf-8")
+        with sphinx_folder(site, work) as other:  # a second build while the first holds the kept folder
+            assert other == work / "sphinx"
+    assert (built / "environment.pickle").is_file()  # kept for the next build
+    with pytest.raises(RuntimeError), sphinx_folder(site, work) as again:
+        assert again == built
+        raise RuntimeError("sphinx-build html failed")
+    # Sphinx would not repeat the warnings of pages it does not read again: the next build starts cold.
+    assert not built.exists()
+
+
+def test_the_kept_source_is_staged_again_only_when_the_configuration_changes(tmp_path, monkeypatch):
+    from crobook import build as building
+
+    staged = []
+
+    def fake_stage(work: Path, edition: Edition) -> Path:
+        staged.append(edition)
+        (work / "src").mkdir(parents=True)
+        (work / "src" / "conf.py").write_text("# conf", encoding="utf-8")
+        return work / "src"
+
+    monkeypatch.setattr(building, "stage", fake_stage)
+    folder = tmp_path / "kept"
+    src = building.sphinx_source(folder, EDITION)
+    (folder / "html").mkdir()
+    (folder / ".cache").mkdir()  # a preview's chapter cache
+    assert building.sphinx_source(folder, EDITION) == src and len(staged) == 1
+    later = Edition(EDITION.name, EDITION.fingerprint, date(2026, 12, 31))
+    building.sphinx_source(folder, later)
+    assert staged == [EDITION, later]
+    assert not (folder / "html").exists() and (folder / ".cache").is_dir() and (src / "conf.py").is_file()

@@ -1,0 +1,104 @@
+"""Chapters share a warm kernel (crobook.kernel), and each still starts as in a kernel of its own."""
+
+import contextlib
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from crobook import kernel
+from crobook.kernel import run_chapter
+
+PROBE = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Probe
+
+```{code-cell} python
+import json, os
+print(json.dumps({
+    "pid": os.getpid(),
+    "leaked": "leaked" in globals(),
+    "cwd": os.getcwd(),
+    "settings": {k: v for k, v in os.environ.items() if k.startswith("CROBOOK_")},
+}))
+leaked = True
+```
+"""
+
+
+@pytest.fixture
+def probe(tmp_path):
+    path = tmp_path / "probe.md"
+    path.write_text(PROBE, encoding="utf-8")
+    yield path
+    kernel.shutdown()
+
+
+def seen(notebook) -> tuple[dict, int]:
+    """What the probe printed, and its cell's execution count."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    cell = next(c for c in cells if c["cell_type"] == "code" and "leaked" in "".join(c["source"]))
+    return json.loads("".join(cell["outputs"][0]["text"])), cell["execution_count"]
+
+
+def test_two_chapters_in_one_kernel_each_start_fresh(probe, tmp_path):
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first_dir.mkdir(), second_dir.mkdir()
+    run_chapter(probe, first_dir / "probe.ipynb", {}, {"CROBOOK_RECORD": "one", "CROBOOK_ONLY_FIRST": "x"})
+    run_chapter(probe, second_dir / "probe.ipynb", {}, {"CROBOOK_RECORD": "two"})
+    (first, first_count), (second, second_count) = seen(first_dir / "probe.ipynb"), seen(second_dir / "probe.ipynb")
+    assert second["pid"] == first["pid"]  # the same kernel: no start, no imports again
+    assert not first["leaked"] and not second["leaked"]  # the first chapter's names are gone
+    assert first_count == second_count == 1  # cells numbered from 1 in each
+    assert (first["cwd"], second["cwd"]) == (str(first_dir), str(second_dir))
+    assert first["settings"] == {"CROBOOK_RECORD": "one", "CROBOOK_ONLY_FIRST": "x"}
+    assert second["settings"] == {"CROBOOK_RECORD": "two"}  # the first chapter's setting is dropped
+
+
+def test_a_dead_kernel_is_started_again(probe, tmp_path):
+    run_chapter(probe, tmp_path / "a.ipynb", {})
+    pid = seen(tmp_path / "a.ipynb")[0]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    dead = kernel._warm[kernel.KERNEL]
+    for _ in range(100):  # the manager sees it gone once the process is reaped
+        if not dead.is_alive():
+            break
+        time.sleep(0.05)
+    run_chapter(probe, tmp_path / "b.ipynb", {})
+    assert seen(tmp_path / "b.ipynb")[0]["pid"] != pid
+
+
+def test_a_kernel_that_does_not_answer_is_replaced_before_the_chapter_starts(probe, tmp_path):
+    import jupytext
+    import papermill
+
+    run_chapter(probe, tmp_path / "a.ipynb", {})
+    pid = seen(tmp_path / "a.ipynb")[0]["pid"]
+    os.kill(pid, signal.SIGSTOP)  # alive, but deaf: "Kernel didn't respond" when the next chapter connects
+    try:
+        unexecuted = tmp_path / "b.in.ipynb"
+        jupytext.write(jupytext.read(probe), unexecuted)
+        papermill.execute_notebook(
+            str(unexecuted),
+            str(tmp_path / "b.ipynb"),
+            kernel_name=kernel.KERNEL,
+            engine_name=kernel.ENGINE,
+            start_timeout=3,  # papermill's default is 60 s
+            progress_bar=False,
+            cwd=str(tmp_path),
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # replaced, the deaf kernel was killed
+            os.kill(pid, signal.SIGCONT)
+    assert seen(tmp_path / "b.ipynb")[0]["pid"] != pid
