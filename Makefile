@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
+TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
 	texlive-xetex texlive-plain-generic fonts-freefont-otf tex-gyre poppler-utils \
 	fonts-noto-cjk fonts-symbola
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -356,6 +357,8 @@ def quick_build(monkeypatch):
         return folder
 
     monkeypatch.setattr(building, "_build_in", fake_build_in)
+    # No chapter runs, so no worker processes and kernels to start and stop.
+    monkeypatch.setattr(building, "start_pool", lambda chapter_count: ThreadPoolExecutor(1))
     monkeypatch.setattr(building, "check_tools", lambda: None)
     return building.build
 
