@@ -593,6 +593,10 @@ def drop_stale_outputs(built: Path, stems: list[str]) -> None:
     website = built / "html" / "html"
     for folder in (website / "_downloads", website / "_static" / "charts"):
         shutil.rmtree(folder, ignore_errors=True)
+    # myst-nb writes its stylesheet when the build finishes; found there already, Sphinx would stamp its links
+    # with a checksum that a build in a fresh folder does not give (the same inputs must give the same pages).
+    for sheet in (website / "_static").glob("mystnb.*.css"):
+        sheet.unlink()
     for page in (website / "chapters").glob("*.html"):
         if page.stem not in stems:  # a chapter taken out of the book
             page.unlink()

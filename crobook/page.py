@@ -67,16 +67,21 @@ class Rendered:
         return render(self.spec, figure=self.name)
 
 
-def figure(name: str, chart: alt.TopLevelMixin, evidence=None) -> None:
-    """Glue a chart as `name`, its source line as `name_source`, and write `views/<name>.csv` of its data.
+def spec_of(chart: alt.TopLevelMixin) -> dict:
+    # Not validated here: Altair's schema check is a third of a chart's cost; tests/test_build.py checks every
+    # chart of a built book against the Vega-Lite schema.
+    return chart.to_dict(validate=False, context={"pre_transform": False})
+
+
+def figure(name: str, chart: alt.TopLevelMixin | dict, evidence=None) -> None:
+    """Glue a chart (or its specification) as `name`, its source line as `name_source`, and write
+    `views/<name>.csv` of its data.
 
     With `evidence`, also glue `name_definitions`: the definition of every group the chart shows.
 
     The figure's caption links the CSV: {download}`Data of this chart (CSV) <views/NAME.csv>`.
     """
-    # Not validated here: Altair's schema check is a third of a chart's cost; tests/test_build.py checks every
-    # chart of a built book against the Vega-Lite schema.
-    spec = chart.to_dict(validate=False, context={"pre_transform": False})
+    spec = chart if isinstance(chart, dict) else spec_of(chart)
     shown = chart_data(spec)
     spec_title = spec.get("title", name)
     title = spec_title if isinstance(spec_title, str) else spec_title.get("text", name)
@@ -103,7 +108,7 @@ def claim(evidence, claim_id: str) -> dict:
 
 def claim_figure(evidence, claim_id: str, name: str) -> None:
     """Glue the evidence chart of a claim as `name` (see `figure`), with its definitions line."""
-    from crobook.charts import claim_chart
+    from crobook.charts import claim_chart, kept_spec
     from crobook.claims import assess, tolerance_steps
 
     ledger = assess(evidence, [claim_id])
@@ -113,7 +118,8 @@ def claim_figure(evidence, claim_id: str, name: str) -> None:
     parts = ledger.parts[ledger.parts["claim_id"] == claim_id]
     figures = ledger.figures[ledger.figures["claim_id"] == claim_id] if len(ledger.figures) else ledger.figures
     steps = tolerance_steps(evidence, claim_id)
-    figure(name, claim_chart(row, parts, figures, terms, steps), evidence)
+    drawn = (row, parts, figures, terms, steps)
+    figure(name, kept_spec(drawn, lambda: spec_of(claim_chart(*drawn))), evidence)
     _glue(f"{name}_caption", claim_caption(claim_id, parts["test"], steps), display=False)
 
 

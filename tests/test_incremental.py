@@ -69,7 +69,7 @@ def test_only_changed_chapters_are_copied_and_a_chapter_taken_out_goes(tmp_path)
 
 def test_outputs_no_page_uses_any_more_are_dropped(tmp_path):
     website = tmp_path / "html" / "html"
-    for name in ("_downloads/ab/old.csv", "_static/charts/old.svg", "_static/book.css"):
+    for name in ("_downloads/ab/old.csv", "_static/charts/old.svg", "_static/book.css", "_static/mystnb.0a1b.css"):
         (website / name).parent.mkdir(parents=True, exist_ok=True)
         (website / name).write_text("x", encoding="utf-8")
     (website / "chapters").mkdir()
@@ -126,3 +126,34 @@ def test_the_kept_source_is_staged_again_only_when_the_configuration_changes(tmp
     building.sphinx_source(folder, later)
     assert staged == [EDITION, later]
     assert not (folder / "html").exists() and (folder / ".cache").is_dir() and (src / "conf.py").is_file()
+
+
+def test_a_claim_chart_drawn_from_equal_inputs_comes_from_the_chart_cache(tmp_path, monkeypatch):
+    from crobook.charts import CHART_CACHE_ENV, claim_chart, kept_spec
+    from crobook.claims import assess, tolerance_steps
+    from crobook.data import load
+    from crobook.page import spec_of
+
+    evidence = load()
+    ledger = assess(evidence, ["C1"])
+    row = ledger.claims.set_index("claim_id").loc["C1"].copy()
+    row["claim_id"] = "C1"
+    terms = dict(zip(evidence.definitions["definition_id"], evidence.definitions["term"], strict=True))
+    parts, figures = ledger.parts, ledger.figures
+    drawn = (row, parts, figures, terms, tolerance_steps(evidence, "C1"))
+    made = []
+
+    def make(inputs):
+        made.append(inputs)
+        return spec_of(claim_chart(*inputs))
+
+    monkeypatch.setenv(CHART_CACHE_ENV, str(tmp_path))
+    fresh = kept_spec(drawn, lambda: make(drawn))
+    again = kept_spec(tuple(x.copy() for x in drawn), lambda: make(drawn))  # equal inputs, other objects
+    assert len(made) == 1 and again == fresh
+    moved = figures.copy()
+    moved.loc[moved.index[0], "value"] = moved["value"].iloc[0] + 1
+    changed = (row, parts, moved, terms, drawn[4])
+    assert kept_spec(changed, lambda: make(changed)) != fresh and len(made) == 2
+    monkeypatch.delenv(CHART_CACHE_ENV)
+    assert kept_spec(drawn, lambda: make(drawn)) == fresh and len(made) == 3  # no cache: drawn every time
