@@ -205,10 +205,12 @@ def start_pool(chapter_count: int) -> ProcessPoolExecutor:
     """Workers for the chapters, started at once: each starts its kernel and imports what chapters import (about
     1.5 s, see crobook.kernel) while the build goes on validating the data and staging the book.
 
-    Spawned, not forked: a fork copies the parent's threads' state without the threads (a test process that
-    used jupyter_client before hangs its forked workers), and a spawned worker imports only crobook.kernel."""
+    Forked when this process runs no other thread: a forked worker has the build's modules already and starts
+    its kernel at once (a spawned one first imports them). A fork copies only the calling thread, so a process
+    with others (a test process that used jupyter_client keeps its event-loop thread) would hand its workers
+    locks and loops that nothing will ever release: such a process spawns them."""
     workers = max(1, min(chapter_count, os.cpu_count() or 1))
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(os.getpid(),))
     for _ in range(workers):  # a spawning pool starts a worker per job submitted while none is idle
         pool.submit(int)

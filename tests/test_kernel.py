@@ -102,3 +102,15 @@ def test_a_kernel_that_does_not_answer_is_replaced_before_the_chapter_starts(pro
         with contextlib.suppress(ProcessLookupError):  # replaced, the deaf kernel was killed
             os.kill(pid, signal.SIGCONT)
     assert seen(tmp_path / "b.ipynb")[0]["pid"] != pid
+
+
+def test_a_process_that_used_a_kernel_still_gets_chapter_workers_that_run(probe, tmp_path):
+    from crobook.build import start_pool, stop_pool
+
+    run_chapter(probe, tmp_path / "here.ipynb", {})  # leaves jupyter_client's event-loop thread in this process
+    pool = start_pool(1)
+    try:  # a worker forked from this process would wait forever on that thread's loop
+        pool.submit(run_chapter, probe, tmp_path / "there.ipynb", {}).result(timeout=60)
+    finally:
+        stop_pool(pool, kill=True)
+    assert seen(tmp_path / "there.ipynb")[0]["pid"] != seen(tmp_path / "here.ipynb")[0]["pid"]
