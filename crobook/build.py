@@ -566,7 +566,7 @@ def sphinx_source(folder: Path, edition: Edition) -> Path:
     if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
         return src
     for path in folder.iterdir() if folder.is_dir() else []:
-        if path.name != ".cache":  # a preview's chapter cache
+        if path.name not in (".cache", BUILDING):  # a preview's chapter cache; the mark of a build under way
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -607,11 +607,16 @@ def drop_stale_outputs(built: Path, stems: list[str]) -> None:
             image.unlink()
 
 
+BUILDING = ".building"  # in the kept Sphinx folder while a build uses it
+
+
 @contextmanager
 def sphinx_folder(site_dir: Path, work: Path) -> Iterator[Path]:
     """Where Sphinx builds: the site's kept folder, where it re-reads only the pages that changed since the last
     build and TeX starts from the last cross-references; or, while another build holds that, a fresh folder in
-    `work`. A failed build empties the kept folder: Sphinx would not repeat the warnings of pages it skips."""
+    `work`. A failed build empties the kept folder: Sphinx would not repeat the warnings of pages it skips. So
+    does the next build after one that was killed outright (its mark is still there): it may have left files
+    half written (a TeX .aux file, a doctree)."""
     kept = site_dir / ".cache" / ".sphinx"
     kept.parent.mkdir(parents=True, exist_ok=True)
     with (kept.parent / ".sphinx.lock").open("w") as lock:
@@ -620,11 +625,16 @@ def sphinx_folder(site_dir: Path, work: Path) -> Iterator[Path]:
         except BlockingIOError:
             yield work / "sphinx"
             return
+        if (kept / BUILDING).exists():
+            shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True, exist_ok=True)
+        (kept / BUILDING).touch()
         try:
             yield kept
         except BaseException:
             shutil.rmtree(kept, ignore_errors=True)
             raise
+        (kept / BUILDING).unlink()
 
 
 def manifest(

@@ -93,7 +93,6 @@ def test_the_kept_folder_is_one_builds_at_a_time_and_emptied_after_a_failure(tmp
     site, work = tmp_path / "site", tmp_path / "work"
     with sphinx_folder(site, work) as built:
         assert built == site / ".cache" / ".sphinx"
-        built.mkdir()
         (built / "environment.pickle").write_text("x", encoding="utf-8")
         with sphinx_folder(site, work) as other:  # a second build while the first holds the kept folder
             assert other == work / "sphinx"
@@ -103,6 +102,14 @@ def test_the_kept_folder_is_one_builds_at_a_time_and_emptied_after_a_failure(tmp
         raise RuntimeError("sphinx-build html failed")
     # Sphinx would not repeat the warnings of pages it does not read again: the next build starts cold.
     assert not built.exists()
+    with sphinx_folder(site, work) as built:
+        (built / "book.aux").write_text("whole", encoding="utf-8")
+    assert (built / "book.aux").is_file() and not (built / ".building").exists()  # kept, no mark left
+    # A build killed outright (SIGKILL) leaves its mark and maybe half-written files: the next starts cold.
+    (built / ".building").touch()
+    with sphinx_folder(site, work) as again:
+        assert not (again / "book.aux").exists() and (again / ".building").is_file()
+    assert not (again / ".building").exists()
 
 
 def test_the_kept_source_is_staged_again_only_when_the_configuration_changes(tmp_path, monkeypatch):
