@@ -141,12 +141,25 @@ def _pairs(first: pd.DataFrame, second: pd.DataFrame) -> list[tuple[pd.Series, p
     return pairs
 
 
+# Memos of the claims engine, for one data set at a time: `_for` empties them when other data come.
 _FIGURES: dict[tuple, tuple[Evidence, list[dict]]] = {}
+_VERDICTS: dict[tuple, tuple[Evidence, PartVerdict]] = {}
+_LEDGERS: dict[tuple, tuple[Evidence, Ledger]] = {}
+_CITED: dict[tuple, pd.Series] = {}
+_MEMO_OF: list = [None]  # the evidence the memos hold
+
+
+def _for(evidence: Evidence) -> None:
+    if _MEMO_OF[0] is not evidence:
+        for memo in (_FIGURES, _VERDICTS, _LEDGERS, _CITED):
+            memo.clear()
+        _MEMO_OF[0] = evidence
 
 
 def part_figures(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = frozenset()) -> list[dict]:
     """Every figure linked to a part, graded by directness; the article's own rows and `exclude`d sources left
     out. Computed once per part (the sensitivity analysis asks many times)."""
+    _for(evidence)
     key = (id(evidence), part["claim_id"], part["part"])
     cached = _FIGURES.get(key)
     if not cached or cached[0] is not evidence:
@@ -237,9 +250,14 @@ class PartVerdict:
 
 
 def _cited(evidence: Evidence, series_id: str, period: str) -> pd.Series:
-    obs = evidence.series_data(series_id)
-    rows = obs[(obs["series_id"] == series_id) & (obs["period"] == period) & obs["grade"].isin(CITED_GRADES)]
-    return rows.iloc[0]
+    """The article's own figure for a series and period (the tolerance slider asks for it many times)."""
+    _for(evidence)
+    key = (series_id, period)
+    if key not in _CITED:
+        obs = evidence.series_data(series_id)
+        rows = obs[(obs["series_id"] == series_id) & (obs["period"] == period) & obs["grade"].isin(CITED_GRADES)]
+        _CITED[key] = rows.iloc[0]
+    return _CITED[key]
 
 
 def possessive(name: str) -> str:
@@ -483,7 +501,19 @@ def _status(deciding: list[Judged]) -> str:
 
 
 def judge_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = frozenset()) -> PartVerdict:
-    """The verdict on one claim part, from the figures linked to it (less those of `exclude`d sources)."""
+    """The verdict on one claim part, from the figures linked to it (less those of `exclude`d sources).
+
+    Computed once per part, tolerance and exclusion: a chapter's ledger, each claim's own ledger, the
+    sensitivity analysis and the tolerance slider ask for the same verdicts many times. Callers only read it."""
+    _for(evidence)
+    key = (id(evidence), tuple(part.items()), exclude)
+    cached = _VERDICTS.get(key)
+    if not cached or cached[0] is not evidence:
+        cached = _VERDICTS[key] = (evidence, _judge_part(evidence, part, exclude))
+    return cached[1]
+
+
+def _judge_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str]) -> PartVerdict:
     if part["test"] == "none":
         return PartVerdict(NOT_TESTABLE, why="no public figure can decide it")
     figures = part_figures(evidence, part, exclude)
@@ -698,20 +728,15 @@ class Ledger:
     figures: pd.DataFrame  # one row per figure shown for a part, with its directness and outcome
 
 
-_CACHE: dict[tuple, tuple[Evidence, Ledger]] = {}
-
-
 def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
     """The ledger: every claim (or those of `claim_ids`, in the claims table's order), its parts, their figures,
     verdicts, certainty and sensitivity. A chapter about one claim asks for it alone, so only that claim's
     data count as read."""
+    _for(evidence)
     key = (id(evidence), None if claim_ids is None else tuple(claim_ids))
-    cached = _CACHE.get(key)
+    cached = _LEDGERS.get(key)
     if cached and cached[0] is evidence:
         return cached[1]
-    if any(other[0] is not evidence for other in _CACHE.values()):
-        _CACHE.clear()
-        _FIGURES.clear()  # figures of earlier data are never asked for again
     claims = evidence.claims if claim_ids is None else evidence.rows("claims", *claim_ids)
     claim_rows, part_rows, figure_rows = [], [], []
     for _, claim in claims.iterrows():
@@ -778,7 +803,7 @@ def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
             }
         )
     ledger = Ledger(pd.DataFrame(claim_rows), pd.DataFrame(part_rows), pd.DataFrame(figure_rows))
-    _CACHE[key] = (evidence, ledger)
+    _LEDGERS[key] = (evidence, ledger)
     return ledger
 
 

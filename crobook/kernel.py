@@ -12,9 +12,11 @@ keyed by the evidence object, which each chapter loads anew).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing.util
 import os
+import queue
 import signal
 import threading
 import time
@@ -24,6 +26,7 @@ import jupytext
 import papermill
 import psutil
 from jupyter_client import KernelManager
+from jupyter_core.utils import ensure_async, run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 
@@ -31,7 +34,11 @@ ENGINE = "crobook-warm"
 KERNEL = "python3"
 
 # What chapters import, imported once per kernel.
-WARM_UP = "import altair, pandas, IPython.display, myst_nb, crobook.page, crobook.charts, crobook.claims, crobook.text"
+WARM_UP = (
+    "import altair, pandas, IPython.display, myst_nb, crobook.page, crobook.charts, crobook.claims, crobook.text\n"
+    # vl-convert starts its JavaScript runtime on the first chart it converts: 0.5 s a chapter would wait for
+    "crobook.charts.vl_convert.vegalite_to_svg({'mark': 'point'})"
+)
 
 # Run before each chapter with store_history off; a new session numbers the chapter's cells from 1 again. It
 # leaves no name behind.
@@ -112,6 +119,41 @@ class WarmClient(PapermillNotebookClient):
             raise RuntimeError(f"resetting the kernel failed: {reply['content'].get('evalue')}")
         super().papermill_execute_cells()
 
+    async def async_start_new_kernel_client(self):
+        """nbclient's, with a shorter wait for IOPub: jupyter_client waits until the channel has been quiet for
+        0.2 s, a fifth of a short chapter's run; here the wait ends as soon as IOPub carries the status of a
+        kernel_info request, which shows the channel is subscribed (ZeroMQ drops what is published before)."""
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
+        try:
+            await self._wait_for_ready()
+        except Exception:
+            self.kc.stop_channels()
+            raise
+        self.kc.allow_stdin = False
+        return self.kc
+
+    async def _wait_for_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while True:  # the errors are jupyter_client's, which the retry in WarmEngine knows
+            asked = self.kc.kernel_info()
+            while True:
+                if not await ensure_async(self.km.is_alive()):
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {self.startup_timeout:g} seconds")
+                with contextlib.suppress(queue.Empty):
+                    reply = await ensure_async(self.kc.get_shell_msg(timeout=0.5))
+                    if reply["parent_header"].get("msg_id") == asked:
+                        break
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    message = await ensure_async(self.kc.get_iopub_msg(timeout=0.05))
+                    if message["parent_header"].get("msg_id") == asked:
+                        return
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
     def execute(self, **kwargs):
         try:
             return super().execute(**kwargs)
@@ -173,6 +215,9 @@ def run_chapter(source: Path, output: Path, parameters: dict, environ: dict[str,
             engine_name=ENGINE,  # the worker's kernel, kept warm between chapters
             progress_bar=False,
             log_output=False,
+            # Written once at the end (or on error), not before and after every cell: a chapter's notebook
+            # carries its charts and reaches 1 MB, and 22 writes of it cost the key findings about 1 s.
+            request_save_on_cell_execute=False,
             cwd=str(output.parent),
         )
     finally:
