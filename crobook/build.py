@@ -234,20 +234,24 @@ def execute_chapters(
     chapter_cache: ChapterCache,
     force: bool,
     pool: ProcessPoolExecutor | None = None,
+    keep_pool: bool = False,
 ) -> int:
     """Run the chapters whose inputs changed (all with `force`), in parallel; restore the others from the cache.
 
     Pages that read the other chapters' views (they declare `views_dir`) run after them. The chapters get the
     validated `evidence` as a pickle (see crobook.page.load). They run in `pool` (see `start_pool`; a new one by
-    default), which is stopped when they are done. Returns how many chapters were executed.
+    default), which is stopped when they are done unless `keep_pool` (the preview keeps its kernels warm between
+    edits); a failed chapter stops it in any case. Returns how many chapters were executed.
     """
     pool = pool or start_pool(len(sources))
     with _handed_to_kernels(evidence, out_dir, chapter_cache) as environ:
         args = (sources, out_dir, params, handed, handed_digests, evidence.data_dir, chapter_cache, force)
-        return _run_waves(*args, pool, environ)
+        return _run_waves(*args, pool, environ, keep_pool)
 
 
-def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapter_cache, force, pool, environ) -> int:
+def _run_waves(
+    sources, out_dir, params, handed, handed_digests, data_dir, chapter_cache, force, pool, environ, keep_pool
+) -> int:
     # Arguments as execute_chapters documents them (typed there), with the evidence's data folder and what the
     # kernels find in their environment.
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -305,7 +309,8 @@ def _run_waves(sources, out_dir, params, handed, handed_digests, data_dir, chapt
             _ignore_signals()
         stop_pool(pool, kill=True)
         raise
-    stop_pool(pool)
+    if not keep_pool:
+        stop_pool(pool)
     remember_run_times(run_times)
     return executed
 

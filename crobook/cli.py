@@ -102,6 +102,22 @@ def failure(command: str, message: str, untouched: str) -> None:
         print(f"{command} failed: {message}{untouched}.", file=sys.stderr)
 
 
+def report(command: str, err: DataError | ParamsError | BuildError | OSError) -> None:
+    """A failure as the reader sees it: every problem on its own line, or the step that failed, then what was
+    left as it was."""
+    untouched = UNTOUCHED.get(command, "")
+    if isinstance(err, DataError | ParamsError):
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(err.problems)} problem(s) found{untouched}.", file=sys.stderr)
+    elif isinstance(err, BuildError):
+        failure(command, str(err), untouched if err.site_untouched else "")
+    else:  # a folder that cannot be written, a full disk: say which and what to do
+        from crobook.site import describe
+
+        failure(command, describe(err), untouched)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crobook", description="Build and check the Biotech–CRO Evidence Book.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -216,19 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             finally:
                 signal.signal(signal.SIGTERM, previous)
-    except (DataError, ParamsError) as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(err.problems)} problem(s) found{UNTOUCHED.get(args.command, '')}.", file=sys.stderr)
-        return 1
-    except BuildError as err:
-        untouched = UNTOUCHED.get(args.command, "") if err.site_untouched else ""
-        failure(args.command, str(err), untouched)
-        return 1
-    except OSError as err:  # a folder that cannot be written, a full disk: say which and what to do
-        from crobook.site import describe
-
-        failure(args.command, describe(err), UNTOUCHED.get(args.command, ""))
+    except (DataError, ParamsError, BuildError, OSError) as err:
+        report(args.command, err)
         return 1
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -41,8 +41,10 @@ WARM_UP = (
 )
 
 # Run before each chapter with store_history off; a new session numbers the chapter's cells from 1 again. It
-# leaves no name behind.
+# leaves no name behind. The move into the chapter's folder comes first: IPython's reset asks for the current
+# folder, which the preview deletes after each update (it runs chapters in a temporary folder).
 RESET = """\
+__import__("os").chdir({folder})
 get_ipython().reset(new_session=True)
 def _crobook_settings(folder, settings):
     import os, sys

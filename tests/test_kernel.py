@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -64,6 +65,17 @@ def test_two_chapters_in_one_kernel_each_start_fresh(probe, tmp_path):
     assert (first["cwd"], second["cwd"]) == (str(first_dir), str(second_dir))
     assert first["settings"] == {"CROBOOK_RECORD": "one", "CROBOOK_ONLY_FIRST": "x"}
     assert second["settings"] == {"CROBOOK_RECORD": "two"}  # the first chapter's setting is dropped
+
+
+def test_a_chapter_runs_in_a_kernel_whose_last_folder_is_gone(probe, tmp_path):
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first_dir.mkdir(), second_dir.mkdir()
+    run_chapter(probe, first_dir / "probe.ipynb", {})
+    pid = seen(first_dir / "probe.ipynb")[0]["pid"]
+    shutil.rmtree(first_dir)  # the preview runs each update's chapters in a temporary folder
+    run_chapter(probe, second_dir / "probe.ipynb", {})
+    second = seen(second_dir / "probe.ipynb")[0]
+    assert (second["pid"], second["cwd"]) == (pid, str(second_dir))
 
 
 def test_a_dead_kernel_is_started_again(probe, tmp_path):
