@@ -396,3 +396,42 @@ def test_an_upper_end_without_between(data_copy):
     replace_in(obs, line, ",".join(fields))
     found = problems(data_copy)
     assert found and 'column "value_high": expected an empty cell: only bound "between" has an upper end' in found[0]
+
+
+def test_a_well_formed_file_reads_the_same_fast_and_row_by_row(tmp_path, monkeypatch):
+    """read_table hands a well-formed file to pandas' parser and anything else to the csv module row by row; on
+    a well-formed but awkward file (BOM, CRLF, quoted commas and doubled quotes, spaces around cells, blank and
+    empty rows, a spreadsheet's TRUE) both readings give the same table."""
+    from crobook import data
+
+    table = data.TABLES["observations"]
+    lines = [
+        ",".join(table.columns),
+        ' s_one , 2021 ,65,src_a,about,, TRUE ,"a note, with a comma and ""quotes"""',
+        "",
+        "   ",
+        ",,,,,,,",
+        's_two,2022,1.5,src_b,exact,,false,"NA"',
+    ]
+    (tmp_path / table.file).write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    text = (tmp_path / table.file).read_text(encoding="utf-8-sig")
+    assert data._well_formed(text, list(table.columns)) is not None  # the fast reading is the one tested
+    fast, fast_problems = data.read_table(tmp_path, table)
+    monkeypatch.setattr(data, "_well_formed", lambda *_: None)
+    slow, slow_problems = data.read_table(tmp_path, table)
+    assert fast_problems == slow_problems == []
+    assert fast.equals(slow) and list(fast.index) == list(slow.index) == [1, 2]
+    assert fast.loc[1, "note"] == 'a note, with a comma and "quotes"' and fast.loc[1, "forecast"] == "true"
+    assert fast.loc[2, "note"] == "NA"  # text, never a missing value
+
+
+@pytest.mark.parametrize(
+    "row",
+    ["s_one,2021,65,src_a,about,,false", "s_one,2021,65,src_a,about,,false,,x", 's_one,2021,65,src_a,about,,false,"a\nb"'],
+    ids=["a cell too few", "a cell too many", "a line break in a quoted cell"],
+)
+def test_a_file_that_is_not_well_formed_is_read_row_by_row(row):
+    from crobook import data
+
+    table = data.TABLES["observations"]
+    assert data._well_formed(",".join(table.columns) + "\n" + row + "\n", list(table.columns)) is None
