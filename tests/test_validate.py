@@ -427,7 +427,11 @@ def test_a_well_formed_file_reads_the_same_fast_and_row_by_row(tmp_path, monkeyp
 
 @pytest.mark.parametrize(
     "row",
-    ["s_one,2021,65,src_a,about,,false", "s_one,2021,65,src_a,about,,false,,x", 's_one,2021,65,src_a,about,,false,"a\nb"'],
+    [
+        "s_one,2021,65,src_a,about,,false",
+        "s_one,2021,65,src_a,about,,false,,x",
+        's_one,2021,65,src_a,about,,false,"a\nb"',
+    ],
     ids=["a cell too few", "a cell too many", "a line break in a quoted cell"],
 )
 def test_a_file_that_is_not_well_formed_is_read_row_by_row(row):
