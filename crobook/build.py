@@ -44,10 +44,9 @@ import yaml
 
 from crobook import __version__, quick, site, webpages
 from crobook.cache import USER_CACHE, ChapterCache, chapter_key, code_digest, file_digest, folder_digest, write_whole
-from crobook.charts import CHART_CACHE_ENV, write_vega_bundle
 from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
-from crobook.data import EVIDENCE_ENV, RECORD_ENV, Evidence
+from crobook.data import CHART_CACHE_ENV, EVIDENCE_ENV, RECORD_ENV, Evidence
 from crobook.errors import BuildError
 from crobook.kernel import run_chapter, start_worker, stop_processes
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
@@ -399,7 +398,7 @@ def stage(work: Path, edition: Edition) -> Path:
     shutil.copy(ROOT / "_toc.yml", src / "_toc.yml")
     shutil.copytree(ROOT / "_static", src / "_static")
     shutil.copytree(ROOT / "_templates", src / "_templates")
-    write_vega_bundle(src / "_static")
+    webpages.write_vega_bundle(src / "_static")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
     sphinx_config["version"] = sphinx_config["release"] = f"{edition.name} (data and parameters {edition.fingerprint})"

@@ -1,8 +1,8 @@
 """Altair charts that work offline: interactive on the website, vector in the PDF.
 
-The website loads Vega from the book's own `_static` (see `write_vega_bundle`), and only once the reader
-interacts with a page (`_static/crobook-charts.js`); each chart's HTML only queues its spec, so no page names
-a CDN. For LaTeX, myst-nb picks the PDF output.
+The website loads Vega from the book's own `_static` (see `crobook.webpages.write_vega_bundle`), and only once
+the reader interacts with a page (`_static/crobook-charts.js`); each chart's HTML only queues its spec, so no
+page names a CDN. For LaTeX, myst-nb picks the PDF output.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import vl_convert
 
+from crobook.data import CHART_CACHE_ENV
 from crobook.text import number, value_text
 
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
@@ -111,12 +112,6 @@ def chart_html(spec: dict, size: tuple[str, str]) -> str:
         f'<script type="application/json" class="crobook-spec" data-chart="{chart_id}">{_script_safe(spec_json)}'
         "</script>"
     )
-
-
-# Set by the build while chapters run: a folder of converted charts kept between builds. Converting a chart to
-# SVG and PDF takes vl-convert about 0.4 s, and a chapter that re-runs redraws mostly unchanged charts (the key
-# findings page redraws all nine claim charts when one figure changes).
-CHART_CACHE_ENV = "CROBOOK_CHART_CACHE"
 
 
 def converted(spec: dict, kind: str, figure: str | None = None) -> bytes:
@@ -210,19 +205,6 @@ def setup() -> None:
     alt.theme.register("crobook", enable=True)(theme)
     alt.renderers.register("crobook", render)
     alt.renderers.enable("crobook")
-
-
-def write_vega_bundle(static_dir: Path) -> Path:
-    """Write Vega, Vega-Lite and Vega-Embed as one local script; the website loads it on every page."""
-    from crobook.cache import USER_CACHE, kept
-
-    path = static_dir / "vega-bundle.js"
-    if not path.exists():
-        static_dir.mkdir(parents=True, exist_ok=True)
-        # vl-convert takes about a second to hand its bundle over; it is the same for every build of a version.
-        text = kept(USER_CACHE / f"vega-bundle-{vl_convert.__version__}.js", vl_convert.javascript_bundle)
-        path.write_text("(function(){\n" + text + "\n})();\n", encoding="utf-8")
-    return path
 
 
 # A source line names at most this many publishers (today at most 30); the rest are counted, so that a caption

@@ -45,6 +45,11 @@ RECORD_ENV = "CROBOOK_RECORD"
 # Set by the build while its chapters run: a pickle of the data it validated, read by crobook.page.load.
 EVIDENCE_ENV = "CROBOOK_EVIDENCE"
 
+# Set by the build while chapters run: a folder of converted charts kept between builds (crobook.charts).
+# Converting a chart to SVG and PDF takes vl-convert about 0.4 s, and a chapter that re-runs redraws mostly
+# unchanged charts (the key findings page redraws all nine claim charts when one figure changes).
+CHART_CACHE_ENV = "CROBOOK_CHART_CACHE"
+
 _recorded: dict[str, dict[str, set[str]]] = {}  # record file -> key -> items already written
 
 

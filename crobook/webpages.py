@@ -76,3 +76,18 @@ def purge(css: str, words: set[str]) -> str:
         return ",".join(kept) + "{" + body + "}" if kept else ""
 
     return RULE.sub(keep, COMMENT.sub("", css))
+
+
+def write_vega_bundle(static_dir: Path) -> Path:
+    """Write Vega, Vega-Lite and Vega-Embed as one local script; the website loads it on every page."""
+    import vl_convert
+
+    from crobook.cache import USER_CACHE, kept
+
+    path = static_dir / "vega-bundle.js"
+    if not path.exists():
+        static_dir.mkdir(parents=True, exist_ok=True)
+        # vl-convert takes about a second to hand its bundle over; it is the same for every build of a version.
+        text = kept(USER_CACHE / f"vega-bundle-{vl_convert.__version__}.js", vl_convert.javascript_bundle)
+        path.write_text("(function(){\n" + text + "\n})();\n", encoding="utf-8")
+    return path
