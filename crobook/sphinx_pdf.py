@@ -111,8 +111,15 @@ class LaTeXTranslator(latex.LaTeXTranslator):
         return renderer.render(template_name, variables)
 
 
+def latex_translator(app) -> None:
+    # Only for the LaTeX builder: with any translator registered, pydata-sphinx-theme (which wraps wide tables
+    # in scrolling boxes) adds its own only to the registered ones, so the website's would lose it.
+    if app.builder.name == "latex":
+        app.set_translator("latex", LaTeXTranslator, override=True)
+
+
 def setup(app):
-    app.set_translator("latex", LaTeXTranslator, override=True)
+    app.connect("builder-inited", latex_translator)
     app.add_domain(StandardDomain, override=True)
     app.connect("config-inited", pdf_settings)
     app.connect("doctree-resolved", printed_downloads)
