@@ -4,7 +4,8 @@ Run with `make bench`. Every build goes to a temporary site from a temporary cop
 the repository changes. Prints one line per measure and writes them to _build/bench.json.
 
 - validation of today's data, and of a synthetic folder with 100,000 observations (bench/scale.py);
-- a cold build (website and PDF, empty cache), a rebuild with nothing changed, and a rebuild after a one-row
+- a first build with an empty user cache (as on a new machine), a cold build (website and PDF into a new site,
+  the user cache as it is), a rebuild with nothing changed, and a rebuild after a one-row
   change in one series, which re-runs only the chapters that read that series;
 - the same one-row change in the preview: `crobook preview` serving, from the moment the file is written to
   the moment the server has rebuilt the website and tells the browser to reload (file watcher included);
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import queue
 import re
 import shutil
@@ -34,10 +36,11 @@ PYTHON = sys.executable
 ONE_ROW = ("ebp_share_rd_pipeline,2021,65,", "ebp_share_rd_pipeline,2021,61,")  # a series of claim C1
 
 
-def crobook(*args: str) -> tuple[float, str]:
-    """Seconds a crobook command took, and what it printed."""
+def crobook(*args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Seconds a crobook command took, and what it printed (`env`: variables set for it)."""
     start = time.perf_counter()
-    result = subprocess.run([PYTHON, "-m", "crobook.cli", *args], cwd=ROOT, capture_output=True, text=True)
+    environ = os.environ | (env or {})
+    result = subprocess.run([PYTHON, "-m", "crobook.cli", *args], cwd=ROOT, capture_output=True, text=True, env=environ)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"crobook {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -121,9 +124,15 @@ def measure(tmp: Path) -> list[dict]:
     note("validate 100,000 observations", 3, seconds, f"{count:,} observations")
     shutil.rmtree(big)
 
+    # A new site has nothing cached; the user's cache folder (Vega's script, the parameters each chapter
+    # declares, the chapters' last run times) is measured both empty, as on a new machine, and as it is.
+    fresh = {"XDG_CACHE_HOME": str(tmp / "empty-user-cache")}
+    seconds, out = crobook("build", "--data", str(data), "--site", str(tmp / "first-site"), env=fresh)
+    note("first build on a new machine, website and PDF", None, seconds, f"{ran(out)} chapters run, no user cache")
+    shutil.rmtree(tmp / "first-site")
     site = tmp / "site"
     seconds, out = crobook("build", "--data", str(data), "--site", str(site))
-    note("cold build, website and PDF", 20, seconds, f"{ran(out)} chapters run")
+    note("cold build, website and PDF", 20, seconds, f"{ran(out)} chapters run, new site")
     seconds, out = crobook("build", "--data", str(data), "--site", str(site))
     note("rebuild, nothing changed", 1, seconds, out.strip().splitlines()[-1][:60])
     edit_one_row(data)
