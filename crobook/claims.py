@@ -141,12 +141,13 @@ def _pairs(first: pd.DataFrame, second: pd.DataFrame) -> list[tuple[pd.Series, p
     return pairs
 
 
-# Memos of the claims engine, for one data set at a time: `_for` empties them when other data come.
-_FIGURES: dict[tuple, tuple[Evidence, list[dict]]] = {}
-_VERDICTS: dict[tuple, tuple[Evidence, PartVerdict]] = {}
-_LEDGERS: dict[tuple, tuple[Evidence, Ledger]] = {}
+# Memos of the claims engine, for one data set at a time: `_for` empties them when other data come, so their
+# keys need not name the data.
+_FIGURES: dict[tuple, list[dict]] = {}
+_VERDICTS: dict[tuple, PartVerdict] = {}
+_LEDGERS: dict[tuple | None, Ledger] = {}
 _CITED: dict[tuple, pd.Series] = {}
-_MEMO_OF: list = [None]  # the evidence the memos hold
+_MEMO_OF: list = [None]  # the evidence the memos hold (kept alive, so no other object takes its id)
 
 
 def _for(evidence: Evidence) -> None:
@@ -160,11 +161,11 @@ def part_figures(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = 
     """Every figure linked to a part, graded by directness; the article's own rows and `exclude`d sources left
     out. Computed once per part (the sensitivity analysis asks many times)."""
     _for(evidence)
-    key = (id(evidence), part["claim_id"], part["part"])
-    cached = _FIGURES.get(key)
-    if not cached or cached[0] is not evidence:
-        cached = _FIGURES[key] = (evidence, _part_figures(evidence, part))
-    return [f for f in cached[1] if f["source_id"] not in exclude] if exclude else cached[1]
+    key = (part["claim_id"], part["part"])
+    if key not in _FIGURES:
+        _FIGURES[key] = _part_figures(evidence, part)
+    figures = _FIGURES[key]
+    return [f for f in figures if f["source_id"] not in exclude] if exclude else figures
 
 
 def _part_figures(evidence: Evidence, part: pd.Series) -> list[dict]:
@@ -506,11 +507,10 @@ def judge_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str] = fr
     Computed once per part, tolerance and exclusion: a chapter's ledger, each claim's own ledger, the
     sensitivity analysis and the tolerance slider ask for the same verdicts many times. Callers only read it."""
     _for(evidence)
-    key = (id(evidence), tuple(part.items()), exclude)
-    cached = _VERDICTS.get(key)
-    if not cached or cached[0] is not evidence:
-        cached = _VERDICTS[key] = (evidence, _judge_part(evidence, part, exclude))
-    return cached[1]
+    key = (tuple(part.items()), exclude)
+    if key not in _VERDICTS:
+        _VERDICTS[key] = _judge_part(evidence, part, exclude)
+    return _VERDICTS[key]
 
 
 def _judge_part(evidence: Evidence, part: pd.Series, exclude: frozenset[str]) -> PartVerdict:
@@ -733,10 +733,9 @@ def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
     verdicts, certainty and sensitivity. A chapter about one claim asks for it alone, so only that claim's
     data count as read."""
     _for(evidence)
-    key = (id(evidence), None if claim_ids is None else tuple(claim_ids))
-    cached = _LEDGERS.get(key)
-    if cached and cached[0] is evidence:
-        return cached[1]
+    key = None if claim_ids is None else tuple(claim_ids)
+    if key in _LEDGERS:
+        return _LEDGERS[key]
     claims = evidence.claims if claim_ids is None else evidence.rows("claims", *claim_ids)
     claim_rows, part_rows, figure_rows = [], [], []
     for _, claim in claims.iterrows():
@@ -803,7 +802,7 @@ def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
             }
         )
     ledger = Ledger(pd.DataFrame(claim_rows), pd.DataFrame(part_rows), pd.DataFrame(figure_rows))
-    _LEDGERS[key] = (evidence, ledger)
+    _LEDGERS[key] = ledger
     return ledger
 
 

@@ -256,12 +256,12 @@ def _well_formed(text: str, header: list[str]) -> pd.DataFrame | None:
     if CONTROL_IN_LINE.search(lines):
         return None
     rows = [line for line in lines.split("\n")[1:] if line.strip()]
+    if not rows:
+        return None
     for line in rows:  # only a line with a quote needs the csv module to count its cells
         cells = len(next(csv.reader([line]))) if '"' in line else line.count(",") + 1
         if cells != len(header):
             return None
-    if not rows:
-        return None
     frame = pd.read_csv(io.StringIO(text), header=None, skiprows=1, names=header, dtype=str, keep_default_na=False)
     if len(frame) != len(rows):  # a quoted line break joined two lines into one row
         return None

@@ -53,7 +53,7 @@ class Draft:
             try:
                 args = (self.sources, run_dir, checked.chapters, handed, digests, evidence, cache, False)
                 execute_chapters(*args, self.pool, keep_pool=True)
-            except BaseException:
+            except Exception:
                 self._new_pool()  # a failed chapter stops the workers
                 raise
             changed = take_chapters(run_dir, src, list(self.sources))
@@ -68,7 +68,7 @@ class Draft:
         if build_main([str(folder / "src"), str(folder / "html"), "-d", str(folder / "doctrees"), "-n", "-q"]):
             raise BuildError("Sphinx could not build the draft website (its messages are above)")
 
-    def update(self, changed_paths=()) -> bool:
+    def update(self) -> bool:
         """Sync, then the website; a problem is printed and the draft keeps its last good state."""
         from crobook.build import log
         from crobook.cli import report
@@ -127,9 +127,9 @@ def serve(data_dir: Path | None, params_file: Path, port: int, preview_dir: Path
             return 1
         address = f"{HOST}:{port or find_free_port()}"
 
-        def rebuild(changed_paths) -> None:
+        def rebuild(_changed_paths) -> None:
             try:
-                draft.update(changed_paths)
+                draft.update()
             except Exception as err:  # noqa: BLE001 (anything else would stop the watcher without a word)
                 log(f"preview failed: {type(err).__name__}: {err}; the preview shows the last good state.")
             log(f"Serving on http://{address}")
