@@ -419,7 +419,7 @@ def stage(work: Path, edition: Edition) -> Path:
 RUNNING: set[subprocess.Popen] = set()  # tools running now, killed with their children if the build stops
 
 
-def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None = None) -> None:
+def start_tool(command: list[str], env: dict | None = None, cwd: Path | None = None, **popen) -> subprocess.Popen:
     # A session of its own: a Ctrl-C reaches only the build, which stops the tool; the guard ends it if the build
     # is killed outright.
     process = subprocess.Popen(
@@ -430,10 +430,16 @@ def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None
         env=env,
         cwd=cwd,
         start_new_session=True,
+        **popen,
     )
     RUNNING.add(process)
+    return process
+
+
+def finish_tool(process: subprocess.Popen, what: str, given: str | None = None) -> None:
+    """Wait for a tool from `start_tool` (handing it `given` on its standard input); BuildError if it failed."""
     try:
-        stdout, stderr = process.communicate()
+        stdout, stderr = process.communicate(given)
     except BaseException:  # interrupted while waiting in this thread
         _kill_group(process)
         raise
@@ -445,10 +451,24 @@ def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None
         raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
 
 
-def sphinx(src: Path, out: Path, builder: str) -> None:
-    """sphinx-build with every warning an error."""
-    command = [str(BIN / "sphinx-build"), "-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
-    run(command, f"sphinx-build {builder}")
+def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None = None) -> None:
+    finish_tool(start_tool(command, env, cwd), what)
+
+
+def sphinx_ahead() -> subprocess.Popen:
+    """A sphinx-build that imports Sphinx and the book's extensions now and waits for its arguments (`sphinx`)."""
+    return start_tool([sys.executable, "-m", "crobook.sphinx_ahead"], stdin=subprocess.PIPE)
+
+
+def sphinx(src: Path, out: Path, builder: str, ahead: subprocess.Popen | None = None) -> None:
+    """sphinx-build with every warning an error; in `ahead` (from `sphinx_ahead`) when given."""
+    arguments = ["-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
+    t = time.perf_counter()
+    if ahead is None:
+        run([str(BIN / "sphinx-build"), *arguments], f"sphinx-build {builder}")
+    else:
+        finish_tool(ahead, f"sphinx-build {builder}", json.dumps(arguments) + "\n")
+    log(f"  Sphinx {builder}: {time.perf_counter() - t:.1f} s")
 
 
 # Files whose change means cross-references, contents or table widths may still move: TeX must run again.
@@ -488,11 +508,32 @@ def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> int:
     return done
 
 
-def pdf(src: Path, out: Path, edition: Edition) -> None:
-    sphinx(src, out, "latex")
+def website_and_pdf(src: Path, built: Path, edition: Edition, latex_ahead: subprocess.Popen | None = None) -> None:
+    """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex."""
+    threads = ThreadPoolExecutor(max_workers=2)
+    try:
+        jobs = [
+            threads.submit(sphinx, src, built / "html", "html"),
+            threads.submit(pdf, src, built / "latex", edition, latex_ahead),
+        ]
+        for job in jobs:
+            job.result()
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):
+            _ignore_signals()
+        stop_tools()  # the other of the two would otherwise run on to its end
+        raise
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
+
+
+def pdf(src: Path, out: Path, edition: Edition, ahead: subprocess.Popen | None = None) -> None:
+    sphinx(src, out, "latex", ahead)
     tex = out / "latex" / "book.tex"
     tex.write_text(fill_in_latex(tex.read_text(encoding="utf-8"), edition), encoding="utf-8")
-    log(f"  xelatex ran {latex_pdf(out / 'latex', edition.as_of)} time(s)")
+    t = time.perf_counter()
+    passes = latex_pdf(out / "latex", edition.as_of)
+    log(f"  TeX: xelatex ran {passes} time(s), then xdvipdfmx: {time.perf_counter() - t:.1f} s")
 
 
 # Stand-ins for what differs between editions built from one Sphinx source (`sphinx_source`): Sphinx sees the
@@ -869,34 +910,27 @@ def _build_in(
         ).hexdigest(),
     }
     log("2/5 running chapters")
-    executed = execute_chapters(
-        sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force, pool
-    )
-    t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
-    with sphinx_folder(site_dir, work) as built:
-        src = sphinx_source(built, Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of))
-        take_chapters(out_dir, src, list(sources))
-        drop_stale_outputs(built, list(sources))
-        log("3/5 building website and PDF, side by side")
-        threads = ThreadPoolExecutor(max_workers=2)
-        try:
-            jobs = [
-                threads.submit(sphinx, src, built / "html", "html"),
-                threads.submit(pdf, src, built / "latex", edition),
-            ]
-            for job in jobs:
-                job.result()
-        except BaseException as err:
-            if isinstance(err, KeyboardInterrupt):
-                _ignore_signals()
-            stop_tools()  # the other of the two would otherwise run on to its end
-            raise
-        finally:
-            threads.shutdown(wait=True, cancel_futures=True)
-        missing_glyphs(built / "latex" / "latex" / "book.log", evidence.data_dir)
-        t = step("website and PDF", t)
-        log("4/5 assembling the edition")
-        edition_dir = assemble(work, built, evidence, params_file, record, edition, others)
+    latex_ahead = sphinx_ahead()  # Sphinx imports while the chapters run
+    try:
+        executed = execute_chapters(
+            sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force, pool
+        )
+        t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
+        with sphinx_folder(site_dir, work) as built:
+            src = sphinx_source(built, Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of))
+            take_chapters(out_dir, src, list(sources))
+            drop_stale_outputs(built, list(sources))
+            log("3/5 building website and PDF, side by side")
+            website_and_pdf(src, built, edition, latex_ahead)
+            missing_glyphs(built / "latex" / "latex" / "book.log", evidence.data_dir)
+            t = step("website and PDF", t)
+            log("4/5 assembling the edition")
+            edition_dir = assemble(work, built, evidence, params_file, record, edition, others)
+    finally:
+        if latex_ahead.returncode is None:  # still waiting: the build stopped before its Sphinx step
+            _kill_group(latex_ahead)
+            latex_ahead.wait()
+            RUNNING.discard(latex_ahead)
     step("assembled", t)
     log("5/5 publishing")
     return edition_dir
