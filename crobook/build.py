@@ -17,7 +17,6 @@ import html
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import pickle
 import re
@@ -38,8 +37,6 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
-import papermill
-import psutil
 import yaml
 
 from crobook import __version__, quick, site, webpages
@@ -47,8 +44,8 @@ from crobook.cache import USER_CACHE, ChapterCache, chapter_key, code_digest, fi
 from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
 from crobook.data import CHART_CACHE_ENV, EVIDENCE_ENV, RECORD_ENV, Evidence
-from crobook.errors import BuildError
-from crobook.kernel import run_chapter, start_worker, stop_processes
+from crobook.errors import BuildError, ChapterFailed
+from crobook.kernel import run_chapter, start_pool, stop_pool
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
@@ -161,17 +158,6 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-def _descendants(pids: list[int]) -> list[psutil.Process]:
-    found = []
-    for pid in pids:
-        try:
-            process = psutil.Process(pid)
-            found += [process, *process.children(recursive=True)]
-        except psutil.Error:
-            pass
-    return found
-
-
 def handed_to_chapters(
     evidence: Evidence, as_of: date, views_dir: Path, previous_dir: str = "", manifest_path: str = ""
 ) -> dict:
@@ -198,29 +184,6 @@ def _handed_to_kernels(evidence: Evidence, out_dir: Path, chapter_cache: Chapter
         yield {EVIDENCE_ENV: str(handed_file), CHART_CACHE_ENV: str(chapter_cache.root / "charts")}
     finally:
         handed_file.unlink(missing_ok=True)
-
-
-def start_pool(chapter_count: int) -> ProcessPoolExecutor:
-    """Workers for the chapters, started at once: each starts its kernel and imports what chapters import (about
-    1.5 s, see crobook.kernel) while the build goes on validating the data and staging the book.
-
-    Forked when this process runs no other thread: a forked worker has the build's modules already and starts
-    its kernel at once (a spawned one first imports them). A fork copies only the calling thread, so a process
-    with others (a test process that used jupyter_client keeps its event-loop thread) would hand its workers
-    locks and loops that nothing will ever release: such a process spawns them."""
-    workers = max(1, min(chapter_count, os.cpu_count() or 1))
-    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(os.getpid(),))
-    for _ in range(workers):  # a spawning pool starts a worker per job submitted while none is idle
-        pool.submit(int)
-    return pool
-
-
-def stop_pool(pool: ProcessPoolExecutor, kill: bool = False) -> None:
-    """End the workers; with `kill`, at once, with their kernels and the chapters they are running."""
-    if kill:
-        stop_processes(_descendants(list(getattr(pool, "_processes", None) or {})))
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def execute_chapters(
@@ -291,10 +254,8 @@ def _run_waves(
                 done, executed = done + 1, executed + 1
                 try:
                     seconds = run_times[stem] = job.result()
-                except papermill.PapermillExecutionError as err:
-                    raise BuildError(
-                        f"chapter {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}"
-                    ) from None
+                except ChapterFailed as err:
+                    raise BuildError(f"chapter {stem} failed in cell {err.cell}: {err.name}: {err.message}") from None
                 found = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
                 record.unlink(missing_ok=True)
                 reads, views = found.get("reads", []), found.get("views", [])
@@ -809,11 +770,13 @@ def build(
     replace: bool = False,
     variant: bool = False,
     latest: bool | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Path:
     """Build an edition into `site_dir` and return its folder. Raises DataError, ParamsError or BuildError.
 
     `edition_name` defaults to `default_name`. A published edition of that name built from other inputs is
-    replaced only with `replace`. A `variant` does not become `latest` unless `latest` is True.
+    replaced only with `replace`. A `variant` does not become `latest` unless `latest` is True. The chapters
+    run in `pool` (from `crobook.kernel.start_pool`, stopped when the build ends), or in one of its own.
     """
     started = time.perf_counter()
     params_file = Path(params_file or DEFAULT_PARAMS).resolve()
@@ -822,7 +785,7 @@ def build(
         site.check_edition_name(edition_name)
     log("1/5 checking data and parameters")
     sources = chapters()
-    pool = start_pool(len(sources))  # the chapters' kernels warm up while the data are checked
+    pool = pool or start_pool(len(sources))  # the chapters' kernels warm up while the data are checked
     try:
         checked, evidence = load_inputs(data_dir, params_file, sources)
         params = checked.chapters

@@ -215,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         elif not (args.force or args.replace) and (found := up_to_date_edition(args)):
             print(f"edition {found} is up to date in {found_site(args)}; nothing to do (use --force to rebuild it)")
         else:
-            from crobook.build import build as build_book  # papermill and friends load only for a build
+            from crobook.kernel import start_pool
+
+            # The chapters' kernels start first: importing the build (pandas, pandera, papermill) takes 0.5 s.
+            pool = start_pool()
+            from crobook.build import build as build_book
 
             # Called in-process (tests, notebooks), main() must hand SIGTERM back as it found it.
             previous = signal.signal(signal.SIGTERM, _stop)
@@ -229,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                     replace=args.replace,
                     variant=args.variant,
                     latest=True if args.latest else None,
+                    pool=pool,
                 )
             finally:
                 signal.signal(signal.SIGTERM, previous)

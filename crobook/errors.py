@@ -16,6 +16,14 @@ class BuildError(Exception):
         self.site_untouched = site_untouched
 
 
+class ChapterFailed(Exception):
+    """A chapter's cell raised (papermill's error, made plain in the worker so the build needs no papermill)."""
+
+    def __init__(self, cell: int, name: str, message: str):
+        super().__init__(cell, name, message)
+        self.cell, self.name, self.message = cell, name, message
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input: where it is and what was expected."""

@@ -12,23 +12,21 @@ keyed by the evidence object, which each chapter loads anew).
 
 from __future__ import annotations
 
-import contextlib
+import importlib
 import json
+import multiprocessing
 import multiprocessing.util
 import os
-import queue
 import signal
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import jupytext
-import papermill
 import psutil
 from jupyter_client import KernelManager
-from jupyter_core.utils import ensure_async, run_sync
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine, papermill_engines
+
+from crobook.errors import ChapterFailed
 
 ENGINE = "crobook-warm"
 KERNEL = "python3"
@@ -114,87 +112,8 @@ def reset_code() -> str:
     return RESET.format(folder=json.dumps(os.getcwd()), settings=json.dumps(settings))
 
 
-class WarmClient(PapermillNotebookClient):
-    def papermill_execute_cells(self):
-        reply = self.kc.execute_interactive(reset_code(), store_history=False, timeout=60, output_hook=_quiet)
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"resetting the kernel failed: {reply['content'].get('evalue')}")
-        super().papermill_execute_cells()
-
-    async def async_start_new_kernel_client(self):
-        """nbclient's, with a shorter wait for IOPub: jupyter_client waits until the channel has been quiet for
-        0.2 s, a fifth of a short chapter's run; here the wait ends as soon as IOPub carries the status of a
-        kernel_info request, which shows the channel is subscribed (ZeroMQ drops what is published before)."""
-        self.kc = self.km.client()
-        await ensure_async(self.kc.start_channels())
-        try:
-            await self._wait_for_ready()
-        except Exception:
-            self.kc.stop_channels()
-            raise
-        self.kc.allow_stdin = False
-        return self.kc
-
-    async def _wait_for_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        while True:  # the errors are jupyter_client's, which the retry in WarmEngine knows
-            asked = self.kc.kernel_info()
-            while True:
-                if not await ensure_async(self.km.is_alive()):
-                    raise RuntimeError("Kernel died before replying to kernel_info")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"Kernel didn't respond in {self.startup_timeout:g} seconds")
-                with contextlib.suppress(queue.Empty):
-                    reply = await ensure_async(self.kc.get_shell_msg(timeout=0.5))
-                    if reply["parent_header"].get("msg_id") == asked:
-                        break
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    message = await ensure_async(self.kc.get_iopub_msg(timeout=0.05))
-                    if message["parent_header"].get("msg_id") == asked:
-                        return
-
-    start_new_kernel_client = run_sync(async_start_new_kernel_client)
-
-    def execute(self, **kwargs):
-        try:
-            return super().execute(**kwargs)
-        finally:
-            if self.kc is not None:  # ours to close; the kernel stays for the next chapter
-                self.kc.stop_channels()
-
-
 def _quiet(message: dict) -> None:
     pass
-
-
-class WarmEngine(NBClientEngine):
-    @classmethod
-    def execute_managed_notebook(
-        cls, nb_man, kernel_name, log_output=False, start_timeout=60, execution_timeout=None, **_ignored
-    ):
-        with _in_use:
-            for attempt in (1, 2):
-                client = WarmClient(
-                    nb_man,
-                    km=kernel(kernel_name),
-                    kernel_name=kernel_name,
-                    timeout=execution_timeout,
-                    startup_timeout=start_timeout,
-                    log_output=log_output,
-                )
-                try:
-                    return client.execute()
-                except RuntimeError as err:
-                    # The kernel did not answer before the chapter's first cell ("Kernel didn't respond in 60
-                    # seconds", "Kernel died before replying to kernel_info"; seen rarely on a loaded machine):
-                    # nothing has run yet, so the chapter starts once more in a new kernel.
-                    if attempt == 2 or not str(err).startswith("Kernel d"):
-                        raise
-                    discard(kernel_name)
-
-
-papermill_engines.register(ENGINE, WarmEngine)
 
 
 def run_chapter(source: Path, output: Path, parameters: dict, environ: dict[str, str] | None = None) -> float:
@@ -203,6 +122,11 @@ def run_chapter(source: Path, output: Path, parameters: dict, environ: dict[str,
     `environ` goes to the kernel (see RESET): the handed evidence, the chart cache and the record file
     where the chapter lists the data it reads and the views it writes.
     """
+    import jupytext
+    import papermill
+
+    import crobook.warm_engine  # noqa: F401  (registers the engine)
+
     start = time.perf_counter()
     unexecuted = output.with_suffix(".in.ipynb")
     jupytext.write(jupytext.read(source), unexecuted)
@@ -222,6 +146,8 @@ def run_chapter(source: Path, output: Path, parameters: dict, environ: dict[str,
             request_save_on_cell_execute=False,
             cwd=str(output.parent),
         )
+    except papermill.PapermillExecutionError as err:
+        raise ChapterFailed(err.exec_count, err.ename, err.evalue) from None
     finally:
         for name in environ:
             os.environ.pop(name, None)
@@ -238,6 +164,8 @@ def start_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     threading.Thread(target=warm_up, daemon=True).start()
+    # papermill and the engine, imported while the kernel starts (a worker forked early has not got them)
+    threading.Thread(target=importlib.import_module, args=("crobook.warm_engine",), daemon=True).start()
 
 
 def _watch_parent(parent: int) -> None:
@@ -255,3 +183,38 @@ def stop_processes(processes: list[psutil.Process]) -> None:
             process.kill()
         except psutil.Error:
             pass
+
+
+def start_pool(chapter_count: int | None = None) -> ProcessPoolExecutor:
+    """Workers for the chapters (one per core, at most `chapter_count`), started at once: each starts its kernel
+    and imports what chapters import (about 1.5 s) while the build goes on importing, validating the data and
+    staging the book. `crobook build` starts them before it imports the build's own modules.
+
+    Forked when this process runs no other thread: a forked worker has the build's modules already and starts
+    its kernel at once (a spawned one first imports them). A fork copies only the calling thread, so a process
+    with others (a test process that used jupyter_client keeps its event-loop thread) would hand its workers
+    locks and loops that nothing will ever release: such a process spawns them."""
+    workers = max(1, min(chapter_count or os.cpu_count() or 1, os.cpu_count() or 1))
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(os.getpid(),))
+    for _ in range(workers):  # a spawning pool starts a worker per job submitted while none is idle
+        pool.submit(int)
+    return pool
+
+
+def stop_pool(pool: ProcessPoolExecutor, kill: bool = False) -> None:
+    """End the workers; with `kill`, at once, with their kernels and the chapters they are running."""
+    if kill:
+        stop_processes(_descendants(list(getattr(pool, "_processes", None) or {})))
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _descendants(pids: list[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            found += [process, *process.children(recursive=True)]
+        except psutil.Error:
+            pass
+    return found

@@ -29,7 +29,8 @@ class Draft:
     """The preview between edits: its folder, and chapter workers whose kernels stay warm."""
 
     def __init__(self, data_dir: Path | None, params_file: Path, preview_dir: Path = PREVIEW_DIR):
-        from crobook.build import chapters, start_pool
+        from crobook.build import chapters
+        from crobook.kernel import start_pool
 
         self.data_dir, self.params_file, self.preview_dir = data_dir, params_file, preview_dir
         self.sources = chapters()
@@ -84,13 +85,13 @@ class Draft:
         return True
 
     def _new_pool(self) -> None:
-        from crobook.build import start_pool, stop_pool
+        from crobook.kernel import start_pool, stop_pool
 
         stop_pool(self.pool, kill=True)
         self.pool = start_pool(len(self.sources))
 
     def close(self) -> None:
-        from crobook.build import stop_pool
+        from crobook.kernel import stop_pool
 
         stop_pool(self.pool, kill=True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 from sphinx.cmd.build import main
@@ -25,6 +26,9 @@ SLOW_IMPORTS = (
 
 
 def serve() -> int:
+    # Work done ahead yields to the chapters. By the time the arguments come, the build runs only the two Sphinx
+    # builds on two cores, so the lower priority costs nothing then.
+    os.nice(10)
     for module in SLOW_IMPORTS:
         importlib.import_module(module)
     line = sys.stdin.readline()

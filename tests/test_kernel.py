@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_a_kernel_that_does_not_answer_is_replaced_before_the_chapter_starts(pro
 
 
 def test_a_process_that_used_a_kernel_still_gets_chapter_workers_that_run(probe, tmp_path):
-    from crobook.build import start_pool, stop_pool
+    from crobook.kernel import start_pool, stop_pool
 
     run_chapter(probe, tmp_path / "here.ipynb", {})  # leaves jupyter_client's event-loop thread in this process
     pool = start_pool(1)
@@ -126,3 +127,23 @@ def test_a_process_that_used_a_kernel_still_gets_chapter_workers_that_run(probe,
     finally:
         stop_pool(pool, kill=True)
     assert seen(tmp_path / "there.ipynb")[0]["pid"] != seen(tmp_path / "here.ipynb")[0]["pid"]
+
+
+def test_a_failing_cell_reaches_the_build_as_a_plain_error_naming_the_cell(probe, tmp_path):
+    """The worker turns papermill's error into crobook's own, which crosses the process boundary intact (the
+    build process does not import papermill)."""
+    from crobook.build import BuildError, execute_chapters
+    from crobook.cache import ChapterCache
+    from crobook.errors import ChapterFailed
+
+    failing = tmp_path / "failing.md"
+    failing.write_text(PROBE + '\n```{code-cell} python\nraise ValueError("no such series")\n```\n', encoding="utf-8")
+    with pytest.raises(ChapterFailed) as direct:
+        run_chapter(failing, tmp_path / "direct.ipynb", {})
+    assert (direct.value.cell, direct.value.name, direct.value.message) == (2, "ValueError", "no such series")
+
+    evidence = SimpleNamespace(data_dir=tmp_path)  # what the kernels are handed: anything picklable will do
+    with pytest.raises(BuildError, match=r"^chapter failing failed in cell 2: ValueError: no such series$"):
+        execute_chapters(
+            {"failing": failing}, tmp_path / "run", {}, {}, {}, evidence, ChapterCache(tmp_path / "c"), True
+        )
