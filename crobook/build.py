@@ -469,14 +469,20 @@ def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> int:
     return done
 
 
-def website_and_pdf(src: Path, built: Path, edition: Edition, latex_ahead: subprocess.Popen | None = None) -> None:
-    """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex."""
-    threads = ThreadPoolExecutor(max_workers=2)
+def website_and_pdf(built: Path, src: Path, edition: Edition, latex_ahead: subprocess.Popen | None, **then) -> None:
+    """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex; `then`: what
+    else to do meanwhile, by name (`website`: after the HTML build; any other: at once)."""
+    after_html = then.pop("website", None)
+
+    def website() -> None:
+        sphinx(src, built / "html", "html")
+        if after_html:
+            after_html()
+
+    threads = ThreadPoolExecutor(max_workers=2 + len(then))
     try:
-        jobs = [
-            threads.submit(sphinx, src, built / "html", "html"),
-            threads.submit(pdf, src, built / "latex", edition, latex_ahead),
-        ]
+        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, latex_ahead)]
+        jobs += [threads.submit(task) for task in then.values()]
         for job in jobs:
             job.result()
     except BaseException as err:
@@ -719,20 +725,20 @@ def root_page(path: Path, edition: str, fingerprint: str) -> None:
     )
 
 
-def assemble(
-    work: Path, built: Path, evidence: Evidence, params_file: Path, record: dict, edition: Edition, others: list[str]
-) -> Path:
-    """The edition folder: website and PDF (from Sphinx's folder `built`, filled in with the edition and links
-    to the `others`), manifest, the claims ledger (CSV and JSON), and a copy of the data and parameters it was
-    built from."""
-    data_dir = evidence.data_dir
-    edition_dir = work / "edition"
-    site.fault("assemble")
+def assemble_website(built: Path, edition_dir: Path, edition: Edition, record: dict, others: list[str]) -> None:
+    """The edition's website: Sphinx's, from the folder `built`, filled in with the edition and links to the
+    `others`."""
     shutil.copytree(built / "html" / "html", edition_dir / "html")
     fill_in_website(edition_dir / "html", edition, others)
     root_page(edition_dir / "html" / "index.html", record["edition"], record["fingerprint"])
     webpages.lighten(edition_dir / "html")
-    shutil.copy(built / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
+
+
+def assemble_data(edition_dir: Path, evidence: Evidence, params_file: Path, record: dict) -> None:
+    """The rest of the edition but its website and PDF: the manifest, the claims ledger (CSV and JSON), and a
+    copy of the data and parameters it was built from, as files and as one archive."""
+    data_dir = evidence.data_dir
+    site.fault("assemble")
     (edition_dir / "data").mkdir()
     for table in TABLES.values():
         if (data_dir / table.file).is_file():  # the approvals register is optional
@@ -748,7 +754,6 @@ def assemble(
     ledger_table(ledger).to_csv(edition_dir / "ledger.csv", index=False, lineterminator="\n")
     text = json.dumps(ledger_json(ledger) | {"edition": record["edition"]}, indent=1, ensure_ascii=False)
     (edition_dir / "ledger.json").write_text(text + "\n", encoding="utf-8")
-    return edition_dir
 
 
 def previous_edition(site_dir: Path, name: str) -> dict | None:
@@ -783,7 +788,7 @@ def build(
     site_dir = Path(site_dir or DEFAULT_SITE).resolve()
     if edition_name is not None:
         site.check_edition_name(edition_name)
-    log("1/5 checking data and parameters")
+    log("1/4 checking data and parameters")
     sources = chapters()
     pool = pool or start_pool(len(sources))  # the chapters' kernels warm up while the data are checked
     try:
@@ -872,7 +877,7 @@ def _build_in(
             json.dumps({k: record[k] for k in ("edition", "parameters", "data", "claims")}, sort_keys=True).encode()
         ).hexdigest(),
     }
-    log("2/5 running chapters")
+    log("2/4 running chapters")
     latex_ahead = sphinx_ahead()  # Sphinx imports while the chapters run
     try:
         executed = execute_chapters(
@@ -883,17 +888,24 @@ def _build_in(
             src = sphinx_source(built, Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of))
             take_chapters(out_dir, src, list(sources))
             drop_stale_outputs(built, list(sources))
-            log("3/5 building website and PDF, side by side")
-            website_and_pdf(src, built, edition, latex_ahead)
+            log("3/4 building website and PDF, side by side, and assembling the edition")
+            edition_dir = work / "edition"
+            edition_dir.mkdir()
+            website_and_pdf(
+                built,
+                src,
+                edition,
+                latex_ahead,
+                website=lambda: assemble_website(built, edition_dir, edition, record, others),
+                data=lambda: assemble_data(edition_dir, evidence, params_file, record),
+            )
             missing_glyphs(built / "latex" / "latex" / "book.log", evidence.data_dir)
-            t = step("website and PDF", t)
-            log("4/5 assembling the edition")
-            edition_dir = assemble(work, built, evidence, params_file, record, edition, others)
+            shutil.copy(built / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     finally:
         if latex_ahead.returncode is None:  # still waiting: the build stopped before its Sphinx step
             _kill_group(latex_ahead)
             latex_ahead.wait()
             RUNNING.discard(latex_ahead)
-    step("assembled", t)
-    log("5/5 publishing")
+    step("website and PDF, edition assembled", t)
+    log("4/4 publishing")
     return edition_dir
