@@ -786,12 +786,12 @@ def build(
     started = time.perf_counter()
     params_file = Path(params_file or DEFAULT_PARAMS).resolve()
     site_dir = Path(site_dir or DEFAULT_SITE).resolve()
-    if edition_name is not None:
-        site.check_edition_name(edition_name)
-    log("1/4 checking data and parameters")
     sources = chapters()
     pool = pool or start_pool(len(sources))  # the chapters' kernels warm up while the data are checked
     try:
+        if edition_name is not None:
+            site.check_edition_name(edition_name)
+        log("1/4 checking data and parameters")
         checked, evidence = load_inputs(data_dir, params_file, sources)
         params = checked.chapters
         digest = fingerprint(evidence, checked.as_dict())
