@@ -3,7 +3,7 @@
 Chapters are MyST-markdown notebooks in `chapters/`. Each build works in a folder of its own inside the site
 (`<site>/.work-*`): chapters are executed there by papermill, in warm kernels (see `crobook.kernel`), or restored
 from the cache when nothing they depend on changed. Sphinx builds HTML and LaTeX/PDF side by side, with every
-warning an error, in the site's kept folder (`<site>/.cache/.sphinx`, see `sphinx_folder`), where it re-reads
+warning an error, in the site's kept folder (`<site>/.cache/.sphinx`, see `kept_folder`), where it re-reads
 only the pages whose notebooks changed; only a whole, successful edition is moved into the site (see
 `crobook.site`). Nothing in the source tree is written.
 """
@@ -17,7 +17,6 @@ import html
 import itertools
 import json
 import math
-import os
 import pickle
 import re
 import shutil
@@ -28,11 +27,11 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
@@ -49,6 +48,8 @@ from crobook.kernel import run_chapter, start_pool, stop_pool
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
+from crobook.tex import Passes, fill_in
+from crobook.tools import RUNNING, finish_tool, kill_group, run, start_tool, stop_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SITE = ROOT / "_build" / "site"
@@ -324,18 +325,6 @@ today = {today!r}
 """
 
 
-def stop_tools() -> None:
-    for process in list(RUNNING):
-        _kill_group(process)
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:  # already gone
-        pass
-
-
 TOOLS = {
     "xelatex": "the PDF needs TeX",
     "xdvipdfmx": "the PDF needs TeX",
@@ -377,45 +366,6 @@ def stage(work: Path, edition: Edition) -> Path:
     return src
 
 
-RUNNING: set[subprocess.Popen] = set()  # tools running now, killed with their children if the build stops
-
-
-def start_tool(command: list[str], env: dict | None = None, cwd: Path | None = None, **popen) -> subprocess.Popen:
-    # A session of its own: a Ctrl-C reaches only the build, which stops the tool; the guard ends it if the build
-    # is killed outright.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crobook.guard", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-        **popen,
-    )
-    RUNNING.add(process)
-    return process
-
-
-def finish_tool(process: subprocess.Popen, what: str, given: str | None = None) -> None:
-    """Wait for a tool from `start_tool` (handing it `given` on its standard input); BuildError if it failed."""
-    try:
-        stdout, stderr = process.communicate(given)
-    except BaseException:  # interrupted while waiting in this thread
-        _kill_group(process)
-        raise
-    finally:
-        RUNNING.discard(process)
-    if process.returncode != 0:
-        output = (stdout + stderr).splitlines()
-        lines = [ln for ln in output if "WARNING" in ln or "ERROR" in ln or "Error" in ln or ln.startswith("!")]
-        raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
-
-
-def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None = None) -> None:
-    finish_tool(start_tool(command, env, cwd), what)
-
-
 def sphinx_ahead() -> subprocess.Popen:
     """A sphinx-build that imports Sphinx and the book's extensions now and waits for its arguments (`sphinx`)."""
     return start_tool([sys.executable, "-m", "crobook.sphinx_ahead"], stdin=subprocess.PIPE)
@@ -432,44 +382,9 @@ def sphinx(src: Path, out: Path, builder: str, ahead: subprocess.Popen | None = 
     log(f"  Sphinx {builder}: {time.perf_counter() - t:.1f} s")
 
 
-# Files whose change means cross-references, contents or table widths may still move: TeX must run again.
-SETTLING = (".aux", ".toc", ".lof", ".lot", ".out")
-RERUN = re.compile(r"Rerun to get|Rerun LaTeX|Label\(s\) may have changed|Table widths have changed")
-
-
-def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> int:
-    """`book.tex` to `book.pdf`: xelatex until its cross-references settle, then xdvipdfmx once.
-
-    This is latexmk's work for this book (the book has no index or bibliography to run between passes) without
-    its 2 s of hashing every font file after each pass. TeX stamps the PDF with the as-of date rather than the
-    clock, so the same inputs give the same PDF. Returns how many times xelatex ran."""
-    epoch = int(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC).timestamp())
-    env = os.environ | {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1"}
-
-    def settling() -> list[bytes]:
-        return [
-            (folder / f"book{suffix}").read_bytes() if (folder / f"book{suffix}").is_file() else b""
-            for suffix in SETTLING
-        ]
-
-    xelatex = ["xelatex", "-no-pdf", "-interaction=nonstopmode", "-halt-on-error", "book.tex"]
-    done = 0
-    for _ in range(passes):
-        done += 1
-        before = settling()
-        run(xelatex, "xelatex", env=env, cwd=folder)
-        log_text = (folder / "book.log").read_text(encoding="utf-8", errors="replace")
-        if settling() == before and not RERUN.search(log_text):
-            break
-    else:
-        raise BuildError(
-            f"xelatex: the PDF's cross-references did not settle in {passes} passes ({folder / 'book.log'})"
-        )
-    run(["xdvipdfmx", "-q", "-o", "book.pdf", "book.xdv"], "xdvipdfmx", env=env, cwd=folder)
-    return done
-
-
-def website_and_pdf(built: Path, src: Path, edition: Edition, latex_ahead: subprocess.Popen | None, **then) -> None:
+def website_and_pdf(
+    built: Path, src: Path, edition: Edition, latex_ahead: subprocess.Popen | None, passes: Passes, **then
+) -> None:
     """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex; `then`: what
     else to do meanwhile, by name (`website`: after the HTML build; any other: at once)."""
     after_html = then.pop("website", None)
@@ -481,7 +396,7 @@ def website_and_pdf(built: Path, src: Path, edition: Edition, latex_ahead: subpr
 
     threads = ThreadPoolExecutor(max_workers=2 + len(then))
     try:
-        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, latex_ahead)]
+        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, latex_ahead, passes)]
         jobs += [threads.submit(task) for task in then.values()]
         for job in jobs:
             job.result()
@@ -494,13 +409,14 @@ def website_and_pdf(built: Path, src: Path, edition: Edition, latex_ahead: subpr
         threads.shutdown(wait=True, cancel_futures=True)
 
 
-def pdf(src: Path, out: Path, edition: Edition, ahead: subprocess.Popen | None = None) -> None:
+def pdf(src: Path, out: Path, edition: Edition, ahead: subprocess.Popen | None, passes: Passes) -> None:
     sphinx(src, out, "latex", ahead)
     tex = out / "latex" / "book.tex"
     tex.write_text(fill_in_latex(tex.read_text(encoding="utf-8"), edition), encoding="utf-8")
     t = time.perf_counter()
-    passes = latex_pdf(out / "latex", edition.as_of)
-    log(f"  TeX: xelatex ran {passes} time(s), then xdvipdfmx: {time.perf_counter() - t:.1f} s")
+    done, read_ahead = passes.run(edition.as_of)
+    how = ", preamble read ahead" if read_ahead else ""
+    log(f"  TeX: xelatex ran {done} time(s){how}, then xdvipdfmx: {time.perf_counter() - t:.1f} s")
 
 
 # Stand-ins for what differs between editions built from one Sphinx source (`sphinx_source`): Sphinx sees the
@@ -515,7 +431,7 @@ OTHERS_MARK = re.compile(r"<!--crobook-others (.*?)-->")  # written by _template
 def fill_in_latex(text: str, edition: Edition) -> str:
     # Of the characters an edition name may hold (letters, digits, ".", "-", "_"), only "_" means something to TeX.
     name, fingerprint = (value.replace("_", r"\_") for value in (edition.name, edition.fingerprint))
-    return text.replace(EDITION_TOKEN, name).replace(FINGERPRINT_TOKEN, fingerprint)
+    return fill_in(text, {EDITION_TOKEN: name, FINGERPRINT_TOKEN: fingerprint})
 
 
 def fill_in_website(html_dir: Path, edition: Edition, others: list[str]) -> None:
@@ -564,7 +480,7 @@ def mirror(source: Path, target: Path, keep: tuple[str, ...] = ()) -> int:
     return changed
 
 
-def sphinx_source(folder: Path, edition: Edition) -> Path:
+def sphinx_source(folder: Path, edition: Edition, before_restaging: Callable[[], None] = lambda: None) -> Path:
     """`folder/src`: the Sphinx source of `edition` (its chapters come from `take_chapters`).
 
     Staging runs jupyter-book (about 2 s), so it is kept and done again only when the book's configuration, the
@@ -577,6 +493,7 @@ def sphinx_source(folder: Path, edition: Edition) -> Path:
     digest = "\0".join(parts)
     if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
         return src
+    before_restaging()  # e.g. stop the TeX passes waiting in the folder
     for path in folder.iterdir() if folder.is_dir() else []:
         if path.name not in (".cache", BUILDING):  # a preview's chapter cache; the mark of a build under way
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -619,34 +536,41 @@ def drop_stale_outputs(built: Path, stems: list[str]) -> None:
             image.unlink()
 
 
+KEPT = Path(".cache", ".sphinx")  # in a site
 BUILDING = ".building"  # in the kept Sphinx folder while a build uses it
 
 
 @contextmanager
-def sphinx_folder(site_dir: Path, work: Path) -> Iterator[Path]:
-    """Where Sphinx builds: the site's kept folder, where it re-reads only the pages that changed since the last
-    build and TeX starts from the last cross-references; or, while another build holds that, a fresh folder in
-    `work`. A failed build empties the kept folder: Sphinx would not repeat the warnings of pages it skips. So
-    does the next build after one that was killed outright (its mark is still there): it may have left files
-    half written (a TeX .aux file, a doctree)."""
-    kept = site_dir / ".cache" / ".sphinx"
+def kept_folder(site_dir: Path) -> Iterator[Path | None]:
+    """The site's kept Sphinx folder, held by this build, where Sphinx re-reads only the pages that changed since
+    the last build and TeX starts from the last cross-references and preamble; None while another build holds
+    it (that build then uses a fresh folder). A folder whose last build was killed outright (its mark is still
+    there, see `sphinx_building`) is emptied: that build may have left files half written."""
+    kept = site_dir / KEPT
     kept.parent.mkdir(parents=True, exist_ok=True)
     with (kept.parent / ".sphinx.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield work / "sphinx"
+            yield None
             return
         if (kept / BUILDING).exists():
             shutil.rmtree(kept, ignore_errors=True)
-        kept.mkdir(parents=True, exist_ok=True)
-        (kept / BUILDING).touch()
-        try:
-            yield kept
-        except BaseException:
-            shutil.rmtree(kept, ignore_errors=True)
-            raise
-        (kept / BUILDING).unlink()
+        yield kept
+
+
+@contextmanager
+def sphinx_building(folder: Path) -> Iterator[Path]:
+    """Sphinx and TeX at work in `folder`, marked as such. A failure empties it: Sphinx would not repeat the
+    warnings of pages it skips."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / BUILDING).touch()
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    (folder / BUILDING).unlink()
 
 
 def manifest(
@@ -788,10 +712,17 @@ def build(
     site_dir = Path(site_dir or DEFAULT_SITE).resolve()
     sources = chapters()
     pool = pool or start_pool(len(sources))  # the chapters' kernels warm up while the data are checked
+    held = ExitStack()  # the kept Sphinx folder and the TeX passes waiting in it, let go however the build ends
+    kept, passes, taken = None, None, False
     try:
         if edition_name is not None:
             site.check_edition_name(edition_name)
         log("1/4 checking data and parameters")
+        if (site_dir / KEPT).is_dir():  # an earlier build's: the first TeX pass reads its preamble meanwhile
+            kept, taken = held.enter_context(kept_folder(site_dir)), True
+            if kept is not None:
+                passes = Passes(kept / "latex" / "latex")
+                held.callback(passes.stop)
         checked, evidence = load_inputs(data_dir, params_file, sources)
         params = checked.chapters
         digest = fingerprint(evidence, checked.as_dict())
@@ -814,6 +745,8 @@ def build(
         if existing is not None and not replace and not site.same_inputs(existing, inputs_digest(edition)):
             raise BuildError(site.refusal(name))
         check_tools()
+        if not taken:
+            kept = held.enter_context(kept_folder(site_dir))
         previous = previous_edition(site_dir, name)
         work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
         published = False
@@ -821,7 +754,19 @@ def build(
             with site.work_folder_held(work):  # tells `site.repair` in other builds that this folder is in use
                 record = manifest(edition, evidence, with_defaults(checked, sources), ledger, previous, variant)
                 target = _build_in(
-                    work, evidence, sources, params, params_file, edition, record, previous, site_dir, force, pool
+                    work,
+                    evidence,
+                    sources,
+                    params,
+                    params_file,
+                    edition,
+                    record,
+                    previous,
+                    site_dir,
+                    force,
+                    pool,
+                    kept or work / "sphinx",
+                    passes,
                 )
                 t = time.perf_counter()
                 may_be_latest = latest if latest is not None else not variant
@@ -844,6 +789,7 @@ def build(
         )
         return site_dir / name
     finally:
+        held.close()
         stop_pool(pool, kill=True)  # stopped already unless the build ended before its chapters
 
 
@@ -859,6 +805,8 @@ def _build_in(
     site_dir: Path,
     force: bool,
     pool: ProcessPoolExecutor,
+    sphinx_dir: Path,
+    passes: Passes | None,
 ) -> Path:
     t = time.perf_counter()
     others = [m["edition"] for m in reversed(site.editions(site_dir)) if m["edition"] != edition.name]
@@ -884,8 +832,10 @@ def _build_in(
             sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force, pool
         )
         t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
-        with sphinx_folder(site_dir, work) as built:
-            src = sphinx_source(built, Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of))
+        passes = passes or Passes(sphinx_dir / "latex" / "latex")
+        with sphinx_building(sphinx_dir) as built:
+            stand_ins = Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of)
+            src = sphinx_source(built, stand_ins, before_restaging=passes.stop)
             take_chapters(out_dir, src, list(sources))
             drop_stale_outputs(built, list(sources))
             log("3/4 building website and PDF, side by side, and assembling the edition")
@@ -896,6 +846,7 @@ def _build_in(
                 src,
                 edition,
                 latex_ahead,
+                passes,
                 website=lambda: assemble_website(built, edition_dir, edition, record, others),
                 data=lambda: assemble_data(edition_dir, evidence, params_file, record),
             )
@@ -903,7 +854,7 @@ def _build_in(
             shutil.copy(built / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     finally:
         if latex_ahead.returncode is None:  # still waiting: the build stopped before its Sphinx step
-            _kill_group(latex_ahead)
+            kill_group(latex_ahead)
             latex_ahead.wait()
             RUNNING.discard(latex_ahead)
     step("website and PDF, edition assembled", t)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from crobook.analysis import CITED_GRADES, EVIDENCE_GRADES
-from crobook.data import DIRECTION_TESTS, Evidence, period_bounds
+from crobook.data import DIRECTION_TESTS, Evidence, capturing, period_bounds, record
 from crobook.schema import UNITS
 from crobook.text import number, value_text
 
@@ -145,14 +145,13 @@ def _pairs(first: pd.DataFrame, second: pd.DataFrame) -> list[tuple[pd.Series, p
 # keys need not name the data.
 _FIGURES: dict[tuple, list[dict]] = {}
 _VERDICTS: dict[tuple, PartVerdict] = {}
-_LEDGERS: dict[tuple | None, Ledger] = {}
 _CITED: dict[tuple, pd.Series] = {}
 _MEMO_OF: list = [None]  # the evidence the memos hold (kept alive, so no other object takes its id)
 
 
 def _for(evidence: Evidence) -> None:
     if _MEMO_OF[0] is not evidence:
-        for memo in (_FIGURES, _VERDICTS, _LEDGERS, _CITED):
+        for memo in (_FIGURES, _VERDICTS, _CITED):
             memo.clear()
         _MEMO_OF[0] = evidence
 
@@ -731,11 +730,24 @@ class Ledger:
 def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
     """The ledger: every claim (or those of `claim_ids`, in the claims table's order), its parts, their figures,
     verdicts, certainty and sensitivity. A chapter about one claim asks for it alone, so only that claim's
-    data count as read."""
-    _for(evidence)
+    data count as read.
+
+    Each ledger is computed once per evidence, and kept in it with what it read. The build assesses every
+    claim before its chapters run and hands them the evidence, so the key findings page does not assess them
+    again; what the ledger read is recorded for the chapter all the same, as if it had."""
     key = None if claim_ids is None else tuple(claim_ids)
-    if key in _LEDGERS:
-        return _LEDGERS[key]
+    if key not in evidence.ledgers:
+        with capturing() as reads:
+            ledger = _assess(evidence, claim_ids)
+        evidence.ledgers[key] = (ledger, reads)
+    ledger, reads = evidence.ledgers[key]
+    for name, items in reads.items():
+        record(name, *items)
+    return ledger
+
+
+def _assess(evidence: Evidence, claim_ids: list[str] | None) -> Ledger:
+    _for(evidence)
     claims = evidence.claims if claim_ids is None else evidence.rows("claims", *claim_ids)
     claim_rows, part_rows, figure_rows = [], [], []
     for _, claim in claims.iterrows():
@@ -801,9 +813,7 @@ def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
                 "sentence": _claim_sentence(claim["claim_id"], status, level, unconfirmed),
             }
         )
-    ledger = Ledger(pd.DataFrame(claim_rows), pd.DataFrame(part_rows), pd.DataFrame(figure_rows))
-    _LEDGERS[key] = ledger
-    return ledger
+    return Ledger(pd.DataFrame(claim_rows), pd.DataFrame(part_rows), pd.DataFrame(figure_rows))
 
 
 def _claim_sentence(claim_id: str, status: str, level: str, unconfirmed: set[str]) -> str:

@@ -8,6 +8,8 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -53,7 +55,12 @@ CHART_CACHE_ENV = "CROBOOK_CHART_CACHE"
 _recorded: dict[str, dict[str, set[str]]] = {}  # record file -> key -> items already written
 
 
+_capturing: list[dict[str, set[str]]] = []  # open `capturing` blocks
+
+
 def record(key: str, *items: str) -> None:
+    for captured in _capturing:
+        captured.setdefault(key, set()).update(items)
     path = os.environ.get(RECORD_ENV)
     if not path:
         return
@@ -63,6 +70,17 @@ def record(key: str, *items: str) -> None:
     found.setdefault(key, set()).update(items)
     text = json.dumps({k: sorted(v) for k, v in found.items()}, indent=1) + "\n"
     Path(path).write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def capturing() -> Iterator[dict[str, set[str]]]:
+    """What is recorded in the block (see `record`), by key, whether or not a chapter is running."""
+    captured: dict[str, set[str]] = {}
+    _capturing.append(captured)
+    try:
+        yield captured
+    finally:
+        _capturing.remove(captured)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class Evidence:
     data_dir: Path
     book: dict = field(default_factory=dict)  # the book-wide parameters it was read with (see crobook.params)
     _series_rows: dict = field(default_factory=dict, repr=False, compare=False)  # series_data by series ids
+    # Claims ledgers computed from it, with what each read (see crobook.claims.assess); pickled with it.
+    ledgers: dict = field(default_factory=dict, repr=False, compare=False)
 
     def _use(self, *names: str) -> None:
         record("reads", *(TABLES[n].file for n in names))

@@ -514,3 +514,26 @@ def test_a_claim_chart_carries_a_tolerance_slider_per_value_part():
     for name, slider in sliders.items():
         part = steps[steps["part"] == name.rsplit("_", 1)[1]]
         assert slider["value"] == part["published"].iloc[0] and slider["bind"]["max"] == part["tolerance"].max()
+
+
+def test_a_ledger_handed_to_a_chapter_records_what_computing_it_there_records(tmp_path, monkeypatch):
+    """The build assesses every claim and hands the evidence, ledger included, to its chapters (a pickle); the
+    key findings page then uses that ledger, and must still depend on every series the ledger read."""
+    import json
+    import pickle
+
+    from crobook.data import RECORD_ENV
+
+    evidence = load()
+    in_chapter = pickle.loads(pickle.dumps(evidence))  # a chapter given no ledger computes its own
+    claims.assess(evidence)
+    handed = pickle.loads(pickle.dumps(evidence))
+    assert None in handed.ledgers and None not in in_chapter.ledgers
+    recorded = {}
+    for name, copy in (("computed", in_chapter), ("handed", handed)):
+        monkeypatch.setenv(RECORD_ENV, str(tmp_path / f"{name}.json"))
+        recorded[name] = claims.assess(copy)
+        recorded[name + " reads"] = json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
+    assert recorded["handed reads"] == recorded["computed reads"]
+    assert any(item.startswith("observations.csv:") for item in recorded["handed reads"]["reads"])
+    assert recorded["handed"].claims.equals(recorded["computed"].claims)

@@ -1,0 +1,63 @@
+"""The tools a build runs (sphinx-build, xelatex, xdvipdfmx): each in a session of its own under `crobook.guard`,
+listed while it runs, so that a build that stops can stop them all (`stop_tools`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from crobook.errors import BuildError
+
+
+def stop_tools() -> None:
+    for process in list(RUNNING):
+        kill_group(process)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
+RUNNING: set[subprocess.Popen] = set()  # tools running now, killed with their children if the build stops
+
+
+def start_tool(command: list[str], env: dict | None = None, cwd: Path | None = None, **popen) -> subprocess.Popen:
+    # A session of its own: a Ctrl-C reaches only the build, which stops the tool; the guard ends it if the build
+    # is killed outright.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crobook.guard", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+        **popen,
+    )
+    RUNNING.add(process)
+    return process
+
+
+def finish_tool(process: subprocess.Popen, what: str, given: str | None = None) -> None:
+    """Wait for a tool from `start_tool` (handing it `given` on its standard input); BuildError if it failed."""
+    try:
+        stdout, stderr = process.communicate(given)
+    except BaseException:  # interrupted while waiting in this thread
+        kill_group(process)
+        raise
+    finally:
+        RUNNING.discard(process)
+    if process.returncode != 0:
+        output = (stdout + stderr).splitlines()
+        lines = [ln for ln in output if "WARNING" in ln or "ERROR" in ln or "Error" in ln or ln.startswith("!")]
+        raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
+
+
+def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None = None) -> None:
+    finish_tool(start_tool(command, env, cwd), what)
