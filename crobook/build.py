@@ -3,7 +3,7 @@
 Chapters are MyST-markdown notebooks in `chapters/`. Each build works in a folder of its own inside the site
 (`<site>/.work-*`): chapters are executed there by papermill, in warm kernels (see `crobook.kernel`), or restored
 from the cache when nothing they depend on changed. Sphinx builds HTML and LaTeX/PDF side by side, with every
-warning an error, in the site's kept folder (`<site>/.cache/.sphinx`, see `kept_folder`), where it re-reads
+warning an error, in the site's kept folder (`<site>/.cache/.sphinx`, see `sphinx_folder`), where it re-reads
 only the pages whose notebooks changed; only a whole, successful edition is moved into the site (see
 `crobook.site`). Nothing in the source tree is written.
 """
@@ -27,9 +27,9 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -48,7 +48,7 @@ from crobook.kernel import run_chapter, start_pool, stop_pool
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
-from crobook.tex import Passes, fill_in
+from crobook.tex import latex_pdf
 from crobook.tools import RUNNING, finish_tool, kill_group, run, start_tool, stop_tools
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -382,9 +382,7 @@ def sphinx(src: Path, out: Path, builder: str, ahead: subprocess.Popen | None = 
     log(f"  Sphinx {builder}: {time.perf_counter() - t:.1f} s")
 
 
-def website_and_pdf(
-    built: Path, src: Path, edition: Edition, latex_ahead: subprocess.Popen | None, passes: Passes, **then
-) -> None:
+def website_and_pdf(built: Path, src: Path, edition: Edition, latex_ahead: subprocess.Popen | None, **then) -> None:
     """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex; `then`: what
     else to do meanwhile, by name (`website`: after the HTML build; any other: at once)."""
     after_html = then.pop("website", None)
@@ -396,7 +394,7 @@ def website_and_pdf(
 
     threads = ThreadPoolExecutor(max_workers=2 + len(then))
     try:
-        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, latex_ahead, passes)]
+        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, latex_ahead)]
         jobs += [threads.submit(task) for task in then.values()]
         for job in jobs:
             job.result()
@@ -409,14 +407,14 @@ def website_and_pdf(
         threads.shutdown(wait=True, cancel_futures=True)
 
 
-def pdf(src: Path, out: Path, edition: Edition, ahead: subprocess.Popen | None, passes: Passes) -> None:
+def pdf(src: Path, out: Path, edition: Edition, ahead: subprocess.Popen | None = None) -> None:
     sphinx(src, out, "latex", ahead)
     tex = out / "latex" / "book.tex"
     tex.write_text(fill_in_latex(tex.read_text(encoding="utf-8"), edition), encoding="utf-8")
     t = time.perf_counter()
-    done, read_ahead = passes.run(edition.as_of)
-    how = ", preamble read ahead" if read_ahead else ""
-    log(f"  TeX: xelatex ran {done} time(s){how}, then xdvipdfmx: {time.perf_counter() - t:.1f} s")
+    passes, ahead_passes = latex_pdf(out / "latex", edition.as_of)
+    how = f" ({ahead_passes} of them with the preamble read ahead)" if ahead_passes else ""
+    log(f"  TeX: xelatex ran {passes} time(s){how}, then xdvipdfmx: {time.perf_counter() - t:.1f} s")
 
 
 # Stand-ins for what differs between editions built from one Sphinx source (`sphinx_source`): Sphinx sees the
@@ -431,7 +429,7 @@ OTHERS_MARK = re.compile(r"<!--crobook-others (.*?)-->")  # written by _template
 def fill_in_latex(text: str, edition: Edition) -> str:
     # Of the characters an edition name may hold (letters, digits, ".", "-", "_"), only "_" means something to TeX.
     name, fingerprint = (value.replace("_", r"\_") for value in (edition.name, edition.fingerprint))
-    return fill_in(text, {EDITION_TOKEN: name, FINGERPRINT_TOKEN: fingerprint})
+    return text.replace(EDITION_TOKEN, name).replace(FINGERPRINT_TOKEN, fingerprint)
 
 
 def fill_in_website(html_dir: Path, edition: Edition, others: list[str]) -> None:
@@ -480,7 +478,7 @@ def mirror(source: Path, target: Path, keep: tuple[str, ...] = ()) -> int:
     return changed
 
 
-def sphinx_source(folder: Path, edition: Edition, before_restaging: Callable[[], None] = lambda: None) -> Path:
+def sphinx_source(folder: Path, edition: Edition) -> Path:
     """`folder/src`: the Sphinx source of `edition` (its chapters come from `take_chapters`).
 
     Staging runs jupyter-book (about 2 s), so it is kept and done again only when the book's configuration, the
@@ -493,7 +491,6 @@ def sphinx_source(folder: Path, edition: Edition, before_restaging: Callable[[],
     digest = "\0".join(parts)
     if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
         return src
-    before_restaging()  # e.g. stop the TeX passes waiting in the folder
     for path in folder.iterdir() if folder.is_dir() else []:
         if path.name not in (".cache", BUILDING):  # a preview's chapter cache; the mark of a build under way
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -536,41 +533,34 @@ def drop_stale_outputs(built: Path, stems: list[str]) -> None:
             image.unlink()
 
 
-KEPT = Path(".cache", ".sphinx")  # in a site
 BUILDING = ".building"  # in the kept Sphinx folder while a build uses it
 
 
 @contextmanager
-def kept_folder(site_dir: Path) -> Iterator[Path | None]:
-    """The site's kept Sphinx folder, held by this build, where Sphinx re-reads only the pages that changed since
-    the last build and TeX starts from the last cross-references and preamble; None while another build holds
-    it (that build then uses a fresh folder). A folder whose last build was killed outright (its mark is still
-    there, see `sphinx_building`) is emptied: that build may have left files half written."""
-    kept = site_dir / KEPT
+def sphinx_folder(site_dir: Path, work: Path) -> Iterator[Path]:
+    """Where Sphinx builds: the site's kept folder, where it re-reads only the pages that changed since the last
+    build and TeX starts from the last cross-references; or, while another build holds that, a fresh folder in
+    `work`. A failed build empties the kept folder: Sphinx would not repeat the warnings of pages it skips. So
+    does the next build after one that was killed outright (its mark is still there): it may have left files
+    half written (a TeX .aux file, a doctree)."""
+    kept = site_dir / ".cache" / ".sphinx"
     kept.parent.mkdir(parents=True, exist_ok=True)
     with (kept.parent / ".sphinx.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield None
+            yield work / "sphinx"
             return
         if (kept / BUILDING).exists():
             shutil.rmtree(kept, ignore_errors=True)
-        yield kept
-
-
-@contextmanager
-def sphinx_building(folder: Path) -> Iterator[Path]:
-    """Sphinx and TeX at work in `folder`, marked as such. A failure empties it: Sphinx would not repeat the
-    warnings of pages it skips."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / BUILDING).touch()
-    try:
-        yield folder
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    (folder / BUILDING).unlink()
+        kept.mkdir(parents=True, exist_ok=True)
+        (kept / BUILDING).touch()
+        try:
+            yield kept
+        except BaseException:
+            shutil.rmtree(kept, ignore_errors=True)
+            raise
+        (kept / BUILDING).unlink()
 
 
 def manifest(
@@ -712,17 +702,10 @@ def build(
     site_dir = Path(site_dir or DEFAULT_SITE).resolve()
     sources = chapters()
     pool = pool or start_pool(len(sources))  # the chapters' kernels warm up while the data are checked
-    held = ExitStack()  # the kept Sphinx folder and the TeX passes waiting in it, let go however the build ends
-    kept, passes, taken = None, None, False
     try:
         if edition_name is not None:
             site.check_edition_name(edition_name)
         log("1/4 checking data and parameters")
-        if (site_dir / KEPT).is_dir():  # an earlier build's: the first TeX pass reads its preamble meanwhile
-            kept, taken = held.enter_context(kept_folder(site_dir)), True
-            if kept is not None:
-                passes = Passes(kept / "latex" / "latex")
-                held.callback(passes.stop)
         checked, evidence = load_inputs(data_dir, params_file, sources)
         params = checked.chapters
         digest = fingerprint(evidence, checked.as_dict())
@@ -745,8 +728,6 @@ def build(
         if existing is not None and not replace and not site.same_inputs(existing, inputs_digest(edition)):
             raise BuildError(site.refusal(name))
         check_tools()
-        if not taken:
-            kept = held.enter_context(kept_folder(site_dir))
         previous = previous_edition(site_dir, name)
         work = Path(tempfile.mkdtemp(prefix=".work-", dir=site_dir))
         published = False
@@ -765,8 +746,6 @@ def build(
                     site_dir,
                     force,
                     pool,
-                    kept or work / "sphinx",
-                    passes,
                 )
                 t = time.perf_counter()
                 may_be_latest = latest if latest is not None else not variant
@@ -789,7 +768,6 @@ def build(
         )
         return site_dir / name
     finally:
-        held.close()
         stop_pool(pool, kill=True)  # stopped already unless the build ended before its chapters
 
 
@@ -805,8 +783,6 @@ def _build_in(
     site_dir: Path,
     force: bool,
     pool: ProcessPoolExecutor,
-    sphinx_dir: Path,
-    passes: Passes | None,
 ) -> Path:
     t = time.perf_counter()
     others = [m["edition"] for m in reversed(site.editions(site_dir)) if m["edition"] != edition.name]
@@ -832,10 +808,8 @@ def _build_in(
             sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force, pool
         )
         t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
-        passes = passes or Passes(sphinx_dir / "latex" / "latex")
-        with sphinx_building(sphinx_dir) as built:
-            stand_ins = Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of)
-            src = sphinx_source(built, stand_ins, before_restaging=passes.stop)
+        with sphinx_folder(site_dir, work) as built:
+            src = sphinx_source(built, Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of))
             take_chapters(out_dir, src, list(sources))
             drop_stale_outputs(built, list(sources))
             log("3/4 building website and PDF, side by side, and assembling the edition")
@@ -846,7 +820,6 @@ def _build_in(
                 src,
                 edition,
                 latex_ahead,
-                passes,
                 website=lambda: assemble_website(built, edition_dir, edition, record, others),
                 data=lambda: assemble_data(edition_dir, evidence, params_file, record),
             )

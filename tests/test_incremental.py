@@ -14,8 +14,7 @@ from crobook.build import (
     drop_stale_outputs,
     fill_in_latex,
     fill_in_website,
-    kept_folder,
-    sphinx_building,
+    sphinx_folder,
     take_chapters,
 )
 
@@ -45,19 +44,8 @@ def test_the_edition_is_written_into_every_page_and_the_latex(tmp_path):
     fill_in_website(tmp_path, EDITION, [])
     assert "other editions" not in alone.read_text(encoding="utf-8")
     assert "<!--" not in alone.read_text(encoding="utf-8")
-    release = rf"\release{{{EDITION_TOKEN} (data and parameters {FINGERPRINT_TOKEN})}}"
-    latex = fill_in_latex(
-        f"\\documentclass{{book}}\n{release}\n\\begin{{document}}\nEdition {EDITION_TOKEN}.\n", EDITION
-    )
-    # The preamble holds macros, the same for every edition (crobook.tex reads it ahead); the body, the values.
-    assert latex == (
-        "\\documentclass{book}\n"
-        f"\\release{{\\{EDITION_TOKEN}{{}} (data and parameters \\{FINGERPRINT_TOKEN}{{}})}}\n"
-        "% crobook: the edition's values\n"
-        f"\\def\\{EDITION_TOKEN}{{strict\\_2026}}\n"
-        f"\\def\\{FINGERPRINT_TOKEN}{{0123abcd}}\n"
-        "\\begin{document}\nEdition strict\\_2026.\n"
-    )
+    latex = fill_in_latex(rf"\release{{{EDITION_TOKEN} (data and parameters {FINGERPRINT_TOKEN})}}", EDITION)
+    assert latex == r"\release{strict\_2026 (data and parameters 0123abcd)}"
 
 
 def test_only_changed_chapters_are_copied_and_a_chapter_taken_out_goes(tmp_path):
@@ -102,29 +90,26 @@ def test_outputs_no_page_uses_any_more_are_dropped(tmp_path):
 
 
 def test_the_kept_folder_is_one_builds_at_a_time_and_emptied_after_a_failure(tmp_path):
-    site = tmp_path / "site"
-    with kept_folder(site) as kept:
-        assert kept == site / ".cache" / ".sphinx"
-        with sphinx_building(kept):
-            (kept / "environment.pickle").write_text("x", encoding="utf-8")
-        with kept_folder(site) as other:  # a second build while the first holds the kept folder: a fresh one
-            assert other is None
-    assert (kept / "environment.pickle").is_file()  # kept for the next build
-    with kept_folder(site) as again, pytest.raises(RuntimeError), sphinx_building(again):
+    site, work = tmp_path / "site", tmp_path / "work"
+    with sphinx_folder(site, work) as built:
+        assert built == site / ".cache" / ".sphinx"
+        (built / "environment.pickle").write_text("x", encoding="utf-8")
+        with sphinx_folder(site, work) as other:  # a second build while the first holds the kept folder
+            assert other == work / "sphinx"
+    assert (built / "environment.pickle").is_file()  # kept for the next build
+    with pytest.raises(RuntimeError), sphinx_folder(site, work) as again:
+        assert again == built
         raise RuntimeError("sphinx-build html failed")
     # Sphinx would not repeat the warnings of pages it does not read again: the next build starts cold.
-    assert not kept.exists()
-    with kept_folder(site) as kept, sphinx_building(kept):
-        (kept / "book.aux").write_text("whole", encoding="utf-8")
-    assert (kept / "book.aux").is_file() and not (kept / ".building").exists()  # kept, no mark left
-    # A build that fails before Sphinx (a chapter's error) leaves the folder as it was.
-    with kept_folder(site) as kept, pytest.raises(RuntimeError):
-        raise RuntimeError("chapter pipeline failed in cell 2")
-    assert (kept / "book.aux").is_file()
+    assert not built.exists()
+    with sphinx_folder(site, work) as built:
+        (built / "book.aux").write_text("whole", encoding="utf-8")
+    assert (built / "book.aux").is_file() and not (built / ".building").exists()  # kept, no mark left
     # A build killed outright (SIGKILL) leaves its mark and maybe half-written files: the next starts cold.
-    (kept / ".building").touch()
-    with kept_folder(site) as again:
-        assert not again.exists()
+    (built / ".building").touch()
+    with sphinx_folder(site, work) as again:
+        assert not (again / "book.aux").exists() and (again / ".building").is_file()
+    assert not (again / ".building").exists()
 
 
 def test_the_kept_source_is_staged_again_only_when_the_configuration_changes(tmp_path, monkeypatch):

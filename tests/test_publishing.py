@@ -351,7 +351,7 @@ def quick_build(monkeypatch):
     them (names, up to date, refusal, previous, variants, publishing) runs for real, in seconds."""
     from crobook import build as building
 
-    def fake_build_in(work, evidence, sources, params, params_file, edition, record, previous, *rest):
+    def fake_build_in(work, evidence, sources, params, params_file, edition, record, previous, site_dir, force, pool):
         folder = staged(work, edition.name)
         (folder / "manifest.json").write_text(json.dumps(record), encoding="utf-8")
         return folder
