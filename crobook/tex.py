@@ -1,14 +1,13 @@
 r"""The PDF's TeX step (`latex_pdf`): xelatex until the book's cross-references settle, then xdvipdfmx.
 
 Half of an xelatex pass over this book (0.7 s of 1.5 s on the 2-core machine) is the preamble: the document
-class, the packages, the fonts. When TeX starts without the last build's cross-references (no book.aux: a
-build in a new folder), it needs at least two passes, usually three. Then each pass starts the next one beside
-it, on the core Sphinx has left idle, at low priority: an xelatex that reads the preamble and waits on its
-standard input. If the pass settles the cross-references, the next one is stopped; if not, it is told to go and
-reads the rest of the book (`crobook-body.tex`), so a further pass costs half a pass. Both routes write the same
-book.xdv, byte for byte (tests/test_tex.py). After a small change, with the last build's cross-references at
-hand, one pass usually settles them, and a pass waiting beside it would only slow it (by 0.3 s, measured): TeX
-then runs pass after pass over book.tex.
+class, the packages, the fonts. So once a pass is known not to settle the cross-references, it starts the next
+one beside it, on the core Sphinx has left idle, at low priority: an xelatex that reads the preamble and waits
+on its standard input until it is told to go and read the rest of the book (`crobook-body.tex`). A pass is
+known not to settle them from the start when there are none yet (no book.aux: a build in a new folder, which
+needs two or three passes), or as soon as what it has written of them differs from what the pass before wrote
+(`unsettled`, checked every 0.1 s). A pass started on a guess would slow the pass beside it (by 0.3 s of 2 s,
+measured) whenever that one settles. Both routes write the same book.xdv, byte for byte (tests/test_tex.py).
 
 A waiting pass has a job name of its own (`crobook-pass2`, ...), so that it touches none of the files of the pass
 running beside it; told to go, it names its auxiliary files `book.*` (it redefines `\jobname`), as a pass over
@@ -44,6 +43,19 @@ def split(text: str) -> tuple[str, str]:
     return (text, "") if at < 0 else (text[: at + 1], text[at + 1 :])
 
 
+def settling(folder: Path) -> list[bytes]:
+    return [(folder / f"book{s}").read_bytes() if (folder / f"book{s}").is_file() else b"" for s in SETTLING]
+
+
+def unsettled(folder: Path, before: list[bytes]) -> bool:
+    """Whether a pass under way will not settle the cross-references: none were written before it (`before`, as
+    from `settling`), or it has written some that differ from those already. TeX writes each file from its
+    start, so while a pass runs a file holds the last pass's text, or the start of its own."""
+    if not any(before):
+        return True
+    return any(not old.startswith(now) for old, now in zip(before, settling(folder), strict=True))
+
+
 def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> tuple[int, int]:
     """`book.tex` to `book.pdf` in `folder`: xelatex until its cross-references settle, then xdvipdfmx once.
 
@@ -53,10 +65,8 @@ def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> tuple[int, int]:
     while the pass before ran."""
     epoch = int(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC).timestamp())
     env = os.environ | {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1"}
-    read_ahead = not (folder / "book.aux").is_file()
-    if read_ahead:
-        preamble, rest = split((folder / "book.tex").read_text(encoding="utf-8"))
-        (folder / BODY).write_text(rest, encoding="utf-8")
+    preamble, rest = split((folder / "book.tex").read_text(encoding="utf-8"))
+    (folder / BODY).write_text(rest, encoding="utf-8")
     waiting: list[tuple[str, subprocess.Popen]] = []
 
     def start_next(number: int) -> None:
@@ -66,32 +76,34 @@ def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> tuple[int, int]:
         command = ["nice", "-n", "10", *XELATEX, "-interaction=scrollmode", f"{name}.tex"]
         waiting.append((name, start_tool(command, env=env, cwd=folder, stdin=subprocess.PIPE)))
 
-    def one_pass(number: int) -> str:
+    def one_pass(number: int, before: list[bytes]) -> str:
         """Pass `number`, by the xelatex waiting for it if there is one; returns its job name."""
-        if read_ahead:
-            start_next(number + 1)
+
+        def start_next_if_unsettled() -> None:
+            if not any(name == f"{WAITING}{number + 1}" for name, _ in waiting) and unsettled(folder, before):
+                start_next(number + 1)
+
+        start_next_if_unsettled()
         if waiting and waiting[0][0] == f"{WAITING}{number}":
             name, process = waiting.pop(0)
             try:
                 if process.poll() is None:
-                    finish_tool(process, "xelatex", "go\n")
+                    finish_tool(process, "xelatex", "go\n", meanwhile=start_next_if_unsettled)
                     return name
             except BuildError:
                 pass  # the pass over book.tex below reports the error as usual
-        run([*XELATEX, "-interaction=nonstopmode", "book.tex"], "xelatex", env=env, cwd=folder)
+        command = [*XELATEX, "-interaction=nonstopmode", "book.tex"]
+        run(command, "xelatex", env=env, cwd=folder, meanwhile=start_next_if_unsettled)
         return "book"
-
-    def settling() -> list[bytes]:
-        return [(folder / f"book{s}").read_bytes() if (folder / f"book{s}").is_file() else b"" for s in SETTLING]
 
     try:
         ahead = 0
         for number in range(1, passes + 1):
-            before = settling()
-            name = one_pass(number)
+            before = settling(folder)
+            name = one_pass(number, before)
             ahead += name != "book"
             log_text = (folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
-            if settling() == before and not RERUN.search(log_text):
+            if settling(folder) == before and not RERUN.search(log_text):
                 break
         else:
             raise BuildError(

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from crobook.errors import BuildError
@@ -44,10 +45,19 @@ def start_tool(command: list[str], env: dict | None = None, cwd: Path | None = N
     return process
 
 
-def finish_tool(process: subprocess.Popen, what: str, given: str | None = None) -> None:
-    """Wait for a tool from `start_tool` (handing it `given` on its standard input); BuildError if it failed."""
+def finish_tool(
+    process: subprocess.Popen, what: str, given: str | None = None, meanwhile: Callable[[], None] | None = None
+) -> None:
+    """Wait for a tool from `start_tool` (handing it `given` on its standard input, and calling `meanwhile` every
+    0.1 s); BuildError if it failed."""
     try:
-        stdout, stderr = process.communicate(given)
+        while True:
+            try:
+                stdout, stderr = process.communicate(given, timeout=None if meanwhile is None else 0.1)
+                break
+            except subprocess.TimeoutExpired:  # the output read so far is kept for the next call
+                given = None
+                meanwhile()
     except BaseException:  # interrupted while waiting in this thread
         kill_group(process)
         raise
@@ -59,5 +69,11 @@ def finish_tool(process: subprocess.Popen, what: str, given: str | None = None) 
         raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
 
 
-def run(command: list[str], what: str, env: dict | None = None, cwd: Path | None = None) -> None:
-    finish_tool(start_tool(command, env, cwd), what)
+def run(
+    command: list[str],
+    what: str,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> None:
+    finish_tool(start_tool(command, env, cwd), what, meanwhile=meanwhile)

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from crobook.errors import BuildError
-from crobook.tex import WAITING, latex_pdf, split
+from crobook.tex import WAITING, latex_pdf, settling, split, unsettled
 
 AS_OF = date(2026, 11, 26)
 PREAMBLE = "\\documentclass{article}\n\\usepackage{hyperref}\n\\title{A test}\n"
@@ -88,3 +88,17 @@ def test_the_book_read_ahead_gives_the_same_pdf(built_site, tmp_path):
     usual_passes(usual, passes)
     for name in (*OUTPUTS, "book.lof", "book.lot"):
         assert (ahead / name).read_bytes() == (usual / name).read_bytes(), name
+
+
+def test_a_pass_is_known_not_to_settle_as_soon_as_it_writes_other_cross_references(tmp_path):
+    (tmp_path / "book.aux").write_bytes(b"\\newlabel{a}{1}\n\\newlabel{b}{2}\n")
+    (tmp_path / "book.toc").write_bytes(b"toc\n")
+    before = settling(tmp_path)
+    assert not unsettled(tmp_path, before)  # the pass has not reached \begin{document}: the last pass's files
+    (tmp_path / "book.aux").write_bytes(b"")  # opened again by TeX
+    assert not unsettled(tmp_path, before)
+    (tmp_path / "book.aux").write_bytes(b"\\newlabel{a}{1}\n")  # the same, so far
+    assert not unsettled(tmp_path, before)
+    (tmp_path / "book.aux").write_bytes(b"\\newlabel{a}{1}\n\\newlabel{b}{3}")  # b moved a page
+    assert unsettled(tmp_path, before)
+    assert unsettled(tmp_path / "new", settling(tmp_path / "new"))  # none yet: at least two passes
