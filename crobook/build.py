@@ -49,7 +49,7 @@ from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
 from crobook.tex import latex_pdf
-from crobook.tools import RUNNING, finish_tool, kill_group, run, start_tool, stop_tools
+from crobook.tools import finish_tool, run, start_tool, stop_tool, stop_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SITE = ROOT / "_build" / "site"
@@ -735,17 +735,7 @@ def build(
             with site.work_folder_held(work):  # tells `site.repair` in other builds that this folder is in use
                 record = manifest(edition, evidence, with_defaults(checked, sources), ledger, previous, variant)
                 target = _build_in(
-                    work,
-                    evidence,
-                    sources,
-                    params,
-                    params_file,
-                    edition,
-                    record,
-                    previous,
-                    site_dir,
-                    force,
-                    pool,
+                    work, evidence, sources, params, params_file, edition, record, previous, site_dir, force, pool
                 )
                 t = time.perf_counter()
                 may_be_latest = latest if latest is not None else not variant
@@ -827,9 +817,7 @@ def _build_in(
             shutil.copy(built / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     finally:
         if latex_ahead.returncode is None:  # still waiting: the build stopped before its Sphinx step
-            kill_group(latex_ahead)
-            latex_ahead.wait()
-            RUNNING.discard(latex_ahead)
+            stop_tool(latex_ahead)
     step("website and PDF, edition assembled", t)
     log("4/4 publishing")
     return edition_dir

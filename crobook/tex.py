@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from crobook.errors import BuildError
-from crobook.tools import RUNNING, finish_tool, kill_group, run, start_tool
+from crobook.tools import finish_tool, run, start_tool, stop_tool
 
 BODY = "crobook-body.tex"
 WAITING = "crobook-pass"
@@ -86,25 +86,29 @@ def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> tuple[int, int]:
         start_next_if_unsettled()
         if waiting and waiting[0][0] == f"{WAITING}{number}":
             name, process = waiting.pop(0)
-            try:
-                if process.poll() is None:
+            if process.poll() is not None:  # it failed on the preamble: the pass over book.tex below reports why
+                stop_tool(process)
+            else:
+                try:
                     finish_tool(process, "xelatex", "go\n", meanwhile=start_next_if_unsettled)
                     return name
-            except BuildError:
-                pass  # the pass over book.tex below reports the error as usual
+                except BuildError:
+                    pass  # the pass over book.tex below reports the error as usual
         command = [*XELATEX, "-interaction=nonstopmode", "book.tex"]
         run(command, "xelatex", env=env, cwd=folder, meanwhile=start_next_if_unsettled)
         return "book"
 
     try:
         ahead = 0
+        before = settling(folder)
         for number in range(1, passes + 1):
-            before = settling(folder)
             name = one_pass(number, before)
             ahead += name != "book"
             log_text = (folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
-            if settling(folder) == before and not RERUN.search(log_text):
+            after = settling(folder)
+            if after == before and not RERUN.search(log_text):
                 break
+            before = after
         else:
             raise BuildError(
                 f"xelatex: the PDF's cross-references did not settle in {passes} passes ({folder / 'book.log'})"
@@ -114,9 +118,7 @@ def latex_pdf(folder: Path, as_of: date, passes: int = 5) -> tuple[int, int]:
                 os.replace(folder / f"{name}{suffix}", folder / f"book{suffix}")
     finally:
         for _, process in waiting:
-            kill_group(process)
-            process.communicate()
-            RUNNING.discard(process)
+            stop_tool(process)
         for path in folder.glob(f"{WAITING}*"):
             path.unlink()
     run(["xdvipdfmx", "-q", "-o", "book.pdf", "book.xdv"], "xdvipdfmx", env=env, cwd=folder)

@@ -25,6 +25,13 @@ def kill_group(process: subprocess.Popen) -> None:
         pass
 
 
+def stop_tool(process: subprocess.Popen) -> None:
+    """End a tool from `start_tool` that nobody will finish (`finish_tool`), with its children."""
+    kill_group(process)
+    process.communicate()
+    RUNNING.discard(process)
+
+
 RUNNING: set[subprocess.Popen] = set()  # tools running now, killed with their children if the build stops
 
 
