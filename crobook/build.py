@@ -375,26 +375,24 @@ def sphinx(src: Path, out: Path, builder: str, ahead: subprocess.Popen | None = 
     """sphinx-build with every warning an error; in `ahead` (from `sphinx_ahead`) when given."""
     arguments = ["-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
     t = time.perf_counter()
-    if ahead is None:
-        run([str(BIN / "sphinx-build"), *arguments], f"sphinx-build {builder}")
-    else:
-        finish_tool(ahead, f"sphinx-build {builder}", json.dumps(arguments) + "\n")
+    finish_tool(ahead or sphinx_ahead(), f"sphinx-build {builder}", json.dumps(arguments) + "\n")
     log(f"  Sphinx {builder}: {time.perf_counter() - t:.1f} s")
 
 
-def website_and_pdf(built: Path, src: Path, edition: Edition, latex_ahead: subprocess.Popen | None, **then) -> None:
-    """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex; `then`: what
-    else to do meanwhile, by name (`website`: after the HTML build; any other: at once)."""
+def website_and_pdf(built: Path, src: Path, edition: Edition, ahead: dict[str, subprocess.Popen], **then) -> None:
+    """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex, each in its
+    sphinx-build from `ahead` (by builder name) if there is one; `then`: what else to do meanwhile, by name
+    (`website`: after the HTML build; any other: at once)."""
     after_html = then.pop("website", None)
 
     def website() -> None:
-        sphinx(src, built / "html", "html")
+        sphinx(src, built / "html", "html", ahead.get("html"))
         if after_html:
             after_html()
 
     threads = ThreadPoolExecutor(max_workers=2 + len(then))
     try:
-        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, latex_ahead)]
+        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, ahead.get("latex"))]
         jobs += [threads.submit(task) for task in then.values()]
         for job in jobs:
             job.result()
@@ -792,7 +790,9 @@ def _build_in(
         ).hexdigest(),
     }
     log("2/4 running chapters")
-    latex_ahead = sphinx_ahead()  # Sphinx imports while the chapters run
+    # The LaTeX build is the longer, and waits for TeX: its Sphinx imports while the chapters run. The website's
+    # starts when they end: importing beside the chapters as well slowed them as much as it saved.
+    ahead = {"latex": sphinx_ahead()}
     try:
         executed = execute_chapters(
             sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force, pool
@@ -809,15 +809,16 @@ def _build_in(
                 built,
                 src,
                 edition,
-                latex_ahead,
+                ahead,
                 website=lambda: assemble_website(built, edition_dir, edition, record, others),
                 data=lambda: assemble_data(edition_dir, evidence, params_file, record),
             )
             missing_glyphs(built / "latex" / "latex" / "book.log", evidence.data_dir)
             shutil.copy(built / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     finally:
-        if latex_ahead.returncode is None:  # still waiting: the build stopped before its Sphinx step
-            stop_tool(latex_ahead)
+        for waiting in ahead.values():
+            if waiting.returncode is None:  # still waiting: the build stopped before its Sphinx step
+                stop_tool(waiting)
     step("website and PDF, edition assembled", t)
     log("4/4 publishing")
     return edition_dir

@@ -215,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         elif not (args.force or args.replace) and (found := up_to_date_edition(args)):
             print(f"edition {found} is up to date in {found_site(args)}; nothing to do (use --force to rebuild it)")
         else:
+            from crobook.heap import collect_less
             from crobook.kernel import start_pool
 
+            collect_less()  # here and in the workers forked next
             # The chapters' kernels start first: importing the build (pandas, pandera, papermill) takes 0.5 s.
             pool = start_pool()
             from crobook.build import build as build_book

@@ -35,7 +35,8 @@ KERNEL = "python3"
 WARM_UP = (
     "import altair, pandas, IPython.display, myst_nb, crobook.page, crobook.charts, crobook.claims, crobook.text\n"
     # vl-convert starts its JavaScript runtime on the first chart it converts: 0.5 s a chapter would wait for
-    "crobook.charts.vl_convert.vegalite_to_svg({'mark': 'point'})"
+    "crobook.charts.vl_convert.vegalite_to_svg({'mark': 'point'})\n"
+    "import crobook.heap; crobook.heap.collect_less()"
 )
 
 # Run before each chapter with store_history off; a new session numbers the chapter's cells from 1 again. It

@@ -12,6 +12,8 @@ import sys
 
 from sphinx.cmd.build import main
 
+from crobook.heap import collect_less
+
 # The slow imports among the extensions conf.py names; Sphinx imports the rest, and these again, as usual.
 SLOW_IMPORTS = (
     "sphinx.builders.latex",
@@ -31,6 +33,7 @@ def serve() -> int:
     os.nice(10)
     for module in SLOW_IMPORTS:
         importlib.import_module(module)
+    collect_less()
     line = sys.stdin.readline()
     return main(json.loads(line)) if line.strip() else 0
 
