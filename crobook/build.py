@@ -48,7 +48,7 @@ from crobook.kernel import run_chapter, start_pool, stop_pool
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
-from crobook.tex import latex_pdf
+from crobook.tex import MISSING, fill_in, first_pass, latex_pdf
 from crobook.tools import finish_tool, run, start_tool, stop_tool, stop_tools
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -366,16 +366,18 @@ def stage(work: Path, edition: Edition) -> Path:
     return src
 
 
-def sphinx_ahead() -> subprocess.Popen:
-    """A sphinx-build that imports Sphinx and the book's extensions now and waits for its arguments (`sphinx`)."""
-    return start_tool([sys.executable, "-m", "crobook.sphinx_ahead"], stdin=subprocess.PIPE)
+def sphinx_ahead(nice: int = 10) -> subprocess.Popen:
+    """A sphinx-build that imports Sphinx and the book's extensions now and waits for its arguments (`sphinx`),
+    at priority `nice`."""
+    return start_tool([sys.executable, "-m", "crobook.sphinx_ahead", str(nice)], stdin=subprocess.PIPE)
 
 
-def sphinx(src: Path, out: Path, builder: str, ahead: subprocess.Popen | None = None) -> None:
-    """sphinx-build with every warning an error; in `ahead` (from `sphinx_ahead`) when given."""
+def sphinx(src: Path, out: Path, builder: str, ahead: subprocess.Popen | None = None, nice: int = 10) -> None:
+    """sphinx-build with every warning an error; in `ahead` (from `sphinx_ahead`) when given, else in one started
+    now at priority `nice`."""
     arguments = ["-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
     t = time.perf_counter()
-    finish_tool(ahead or sphinx_ahead(), f"sphinx-build {builder}", json.dumps(arguments) + "\n")
+    finish_tool(ahead or sphinx_ahead(nice), f"sphinx-build {builder}", json.dumps(arguments) + "\n")
     log(f"  Sphinx {builder}: {time.perf_counter() - t:.1f} s")
 
 
@@ -384,15 +386,19 @@ def website_and_pdf(built: Path, src: Path, edition: Edition, ahead: dict[str, s
     sphinx-build from `ahead` (by builder name) if there is one; `then`: what else to do meanwhile, by name
     (`website`: after the HTML build; any other: at once)."""
     after_html = then.pop("website", None)
+    first = first_pass(built / "latex" / "latex")
+    # While that first TeX pass reads its preamble beside the LaTeX build, the website's build yields to both: it
+    # is the shorter of the two.
+    website_nice = 19 if first else 10
 
     def website() -> None:
-        sphinx(src, built / "html", "html", ahead.get("html"))
+        sphinx(src, built / "html", "html", ahead.get("html"), website_nice)
         if after_html:
             after_html()
 
     threads = ThreadPoolExecutor(max_workers=2 + len(then))
     try:
-        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, ahead.get("latex"))]
+        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, ahead.get("latex"), first)]
         jobs += [threads.submit(task) for task in then.values()]
         for job in jobs:
             job.result()
@@ -405,12 +411,19 @@ def website_and_pdf(built: Path, src: Path, edition: Edition, ahead: dict[str, s
         threads.shutdown(wait=True, cancel_futures=True)
 
 
-def pdf(src: Path, out: Path, edition: Edition, ahead: subprocess.Popen | None = None) -> None:
+def pdf(
+    src: Path,
+    out: Path,
+    edition: Edition,
+    ahead: subprocess.Popen | None = None,
+    first: tuple[str, subprocess.Popen] | None = None,
+) -> None:
+    """Sphinx's LaTeX build (in `ahead`, if given), then TeX (its first pass waiting in `first`, if given)."""
     sphinx(src, out, "latex", ahead)
     tex = out / "latex" / "book.tex"
     tex.write_text(fill_in_latex(tex.read_text(encoding="utf-8"), edition), encoding="utf-8")
     t = time.perf_counter()
-    passes, ahead_passes = latex_pdf(out / "latex", edition.as_of)
+    passes, ahead_passes = latex_pdf(out / "latex", edition.as_of, first)
     how = f" ({ahead_passes} of them with the preamble read ahead)" if ahead_passes else ""
     log(f"  TeX: xelatex ran {passes} time(s){how}, then xdvipdfmx: {time.perf_counter() - t:.1f} s")
 
@@ -427,7 +440,7 @@ OTHERS_MARK = re.compile(r"<!--crobook-others (.*?)-->")  # written by _template
 def fill_in_latex(text: str, edition: Edition) -> str:
     # Of the characters an edition name may hold (letters, digits, ".", "-", "_"), only "_" means something to TeX.
     name, fingerprint = (value.replace("_", r"\_") for value in (edition.name, edition.fingerprint))
-    return text.replace(EDITION_TOKEN, name).replace(FINGERPRINT_TOKEN, fingerprint)
+    return fill_in(text, {EDITION_TOKEN: name, FINGERPRINT_TOKEN: fingerprint})
 
 
 def fill_in_website(html_dir: Path, edition: Edition, others: list[str]) -> None:
@@ -581,9 +594,6 @@ def manifest(
         "certainty": dict(zip(ledger["claim_id"], ledger["certainty"], strict=True)),
         "packages": site.package_versions(),
     }
-
-
-MISSING = re.compile(r"Missing character: There is no (.) \(U\+([0-9A-F]+)\) in font ([^/;:\n]+)")
 
 
 def missing_glyphs(log: Path, data_dir: Path) -> None:

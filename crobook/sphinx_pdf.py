@@ -32,12 +32,15 @@ PREAMBLE = r"""
 \setlength{\emergencystretch}{3em}
 % Text in any script: CJK and emoji (and other symbols) switch to fonts that have them (Debian's Noto CJK and
 % Symbola); FreeSerif covers Latin, Greek, Cyrillic, Hebrew and Arabic. A character no font has is a build
-% error naming the data row (crobook.build.missing_glyphs), never an empty box.
+% error naming the data row (crobook.build.missing_glyphs), never an empty box. TeX loads the switch only when
+% the book holds a character FreeSerif lacks (crobook.tex.OTHER_SCRIPTS): it costs a fifth of every pass.
+% crobook: other scripts
 \usepackage[CJK, Symbols]{ucharclasses}
 \newfontfamily\crobookcjk{Noto Sans CJK SC}
 \newfontfamily\crobooksymbols{Symbola}
 \setTransitionsForCJK{\begingroup\crobookcjk}{\endgroup}
 \setTransitionsForSymbols{\begingroup\crobooksymbols}{\endgroup}
+% crobook: end of other scripts
 % Tables in a smaller type with narrower gutters, so that their columns hold whole words.
 \makeatletter\g@addto@macro\sphinxatlongtablestart{\small\setlength{\tabcolsep}{4pt}}\makeatother
 """

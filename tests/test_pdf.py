@@ -133,3 +133,12 @@ def test_a_character_no_font_has_fails_the_build_naming_its_row(data_copy, tmp_p
     assert 'sources.csv, row 3 (line 4), column "title": character \ue000 (U+E000) has no glyph' in str(err.value)
     log.write_text("nothing missing\n")
     missing_glyphs(log, data_copy)  # a clean log passes
+
+
+def test_the_book_s_own_data_need_no_font_for_other_scripts(built_site):
+    """Every character of today's data is in FreeSerif, so TeX ran without the switch to the CJK and symbol fonts
+    (crobook.tex.OTHER_SCRIPTS): the PDF uses neither (tests/test_browser.py checks a book that needs them)."""
+    fonts = subprocess.run(["pdffonts", str(built_site / "book.pdf")], capture_output=True, text=True, check=True)
+    assert "FreeSerif" in fonts.stdout and "Noto" not in fonts.stdout and "Symbola" not in fonts.stdout
+    kept = built_site.parent / ".cache" / ".sphinx" / "latex" / "latex" / "book.tex"
+    assert "ucharclasses" not in kept.read_text(encoding="utf-8")
