@@ -17,6 +17,7 @@ import html
 import itertools
 import json
 import math
+import os
 import pickle
 import re
 import shutil
@@ -159,14 +160,16 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-def handed_to_chapters(
-    evidence: Evidence, as_of: date, views_dir: Path, previous_dir: str = "", manifest_path: str = ""
-) -> dict:
+def handed_to_chapters(evidence: Evidence, as_of: date, previous_dir: str = "", manifest_path: str = "") -> dict:
     """The parameters the build hands to the chapters that declare them (see params.RESERVED). Without an
-    edition (a single run, the preview) there is no previous edition and no manifest."""
+    edition (a single run, the preview) there is no previous edition and no manifest.
+
+    The views folder is named relative to the folder the chapters run in (`execute_chapters`), and so should the
+    manifest be: a path into a build's own temporary folder would differ in every run of a page that declares
+    it, and Sphinx would read that page again although it shows the same."""
     return {
         "data_dir": str(evidence.data_dir),
-        "views_dir": str(views_dir),
+        "views_dir": "views",
         "previous_dir": previous_dir,
         "manifest_path": manifest_path,
         "as_of": as_of.isoformat(),
@@ -788,7 +791,7 @@ def _build_in(
     manifest_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     out_dir = work / "run"  # fresh: a late page's inputs (the others' views) must not include its own last ones
     handed = handed_to_chapters(
-        evidence, edition.as_of, out_dir / "views", previous["dir"] if previous else "", str(manifest_path)
+        evidence, edition.as_of, previous["dir"] if previous else "", os.path.relpath(manifest_path, out_dir)
     )
     # What the chapters' outputs depend on through the handed parameters (paths themselves do not matter).
     handed_digests = {

@@ -153,7 +153,24 @@ def run_chapter(source: Path, output: Path, parameters: dict, environ: dict[str,
         for name in environ:
             os.environ.pop(name, None)
         unexecuted.unlink(missing_ok=True)
+    without_run_details(output)
     return time.perf_counter() - start
+
+
+def without_run_details(notebook: Path) -> None:
+    """Drop what papermill and nbclient record of a run (its times and paths) from an executed notebook, and
+    number its cells in place of the random ids they get from jupytext and papermill: run again on the same
+    inputs, a chapter then writes the same notebook, byte for byte, and Sphinx re-reads only the pages whose
+    content changed."""
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    content["metadata"].pop("papermill", None)
+    for number, cell in enumerate(content["cells"], start=1):
+        cell["metadata"].pop("papermill", None)
+        cell["metadata"].pop("execution", None)
+        if "id" in cell:
+            cell["id"] = f"cell-{number}"
+    # As nbformat writes a notebook.
+    notebook.write_text(json.dumps(content, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def start_worker(parent: int) -> None:

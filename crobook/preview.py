@@ -48,7 +48,7 @@ class Draft:
         src = sphinx_source(self.preview_dir, Edition("preview", "draft", checked.as_of))
         with tempfile.TemporaryDirectory() as run_dir:
             run_dir = Path(run_dir)
-            handed = handed_to_chapters(evidence, checked.as_of, run_dir / "views")
+            handed = handed_to_chapters(evidence, checked.as_of)
             digests = {"as_of": handed["as_of"], "book": json.dumps(evidence.book, sort_keys=True)}
             cache = ChapterCache(self.preview_dir / ".cache")
             try:

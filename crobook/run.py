@@ -31,7 +31,7 @@ def run(
     wanted = {chapter: sources[chapter]}
     if "views_dir" in declared_names(sources[chapter]):
         wanted = {stem: src for stem, src in sources.items() if "views_dir" not in declared_names(src)} | wanted
-    handed = handed_to_chapters(evidence, checked.as_of, out_dir / "views")
+    handed = handed_to_chapters(evidence, checked.as_of)
     with tempfile.TemporaryDirectory() as cache:
         execute_chapters(wanted, out_dir, checked.chapters, handed, {}, evidence, ChapterCache(Path(cache)), force=True)
     notebook = out_dir / f"{chapter}.ipynb"

@@ -44,8 +44,14 @@ def test_the_edition_is_written_into_every_page_and_the_latex(tmp_path):
     fill_in_website(tmp_path, EDITION, [])
     assert "other editions" not in alone.read_text(encoding="utf-8")
     assert "<!--" not in alone.read_text(encoding="utf-8")
-    latex = fill_in_latex(rf"\release{{{EDITION_TOKEN} (data and parameters {FINGERPRINT_TOKEN})}}", EDITION)
-    assert latex == r"\release{strict\_2026 (data and parameters 0123abcd)}"
+    # In the LaTeX preamble the values are macros, defined where the body starts (crobook.tex.fill_in).
+    book = rf"\release{{{EDITION_TOKEN} (data and parameters {FINGERPRINT_TOKEN})}}" + "\n\\begin{document}\n"
+    latex = fill_in_latex(book + f"Edition {EDITION_TOKEN}.\n", EDITION)
+    assert latex.startswith(rf"\release{{\{EDITION_TOKEN}{{}} (data and parameters \{FINGERPRINT_TOKEN}{{}})}}")
+    assert (
+        rf"\def\{EDITION_TOKEN}{{strict\_2026}}" + "\n" in latex and rf"\def\{FINGERPRINT_TOKEN}{{0123abcd}}" in latex
+    )
+    assert latex.endswith("\\begin{document}\nEdition strict\\_2026.\n")
 
 
 def test_only_changed_chapters_are_copied_and_a_chapter_taken_out_goes(tmp_path):

@@ -147,3 +147,20 @@ def test_a_failing_cell_reaches_the_build_as_a_plain_error_naming_the_cell(probe
         execute_chapters(
             {"failing": failing}, tmp_path / "run", {}, {}, {}, evidence, ChapterCache(tmp_path / "c"), True
         )
+
+
+def test_a_chapter_run_again_on_the_same_inputs_writes_the_same_notebook(tmp_path):
+    """No run times or paths are kept in an executed chapter: Sphinx re-reads a page only when its content changed."""
+    chapter = tmp_path / "chapter.md"
+    chapter.write_text(PROBE.split("```{code-cell}")[0] + "```{code-cell} python\nprint(6 * 7)\n```\n", "utf-8")
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first_dir.mkdir(), second_dir.mkdir()
+    try:
+        run_chapter(chapter, first_dir / "chapter.ipynb", {"unused": 1})
+        time.sleep(0.01)  # another clock reading for any run time that would be kept
+        run_chapter(chapter, second_dir / "chapter.ipynb", {"unused": 1})
+    finally:
+        kernel.shutdown()
+    first = (first_dir / "chapter.ipynb").read_bytes()
+    assert first == (second_dir / "chapter.ipynb").read_bytes()
+    assert b"42" in first and b"papermill" not in first and b"iopub" not in first
