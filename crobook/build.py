@@ -530,8 +530,9 @@ def take_chapters(run_dir: Path, src: Path, stems: list[str]) -> int:
 
 
 def drop_stale_outputs(built: Path, stems: list[str]) -> None:
-    """Sphinx copies every download, static file and LaTeX image again on each build, but never removes what no
-    page uses any more (an earlier edition's data and charts); drop those first, so an edition holds its own."""
+    """Sphinx copies every download, static file and LaTeX image again on each build that writes a page, but
+    never removes what no page uses any more (an earlier edition's data and charts); drop those first, so an
+    edition holds its own."""
     website = built / "html" / "html"
     for folder in (website / "_downloads", website / "_static" / "charts"):
         shutil.rmtree(folder, ignore_errors=True)
@@ -813,8 +814,10 @@ def _build_in(
         t = step(f"chapters ({executed} executed, {len(sources) - executed} reused)", t)
         with sphinx_folder(site_dir, work) as built:
             src = sphinx_source(built, Edition(EDITION_TOKEN, FINGERPRINT_TOKEN, edition.as_of))
-            take_chapters(out_dir, src, list(sources))
-            drop_stale_outputs(built, list(sources))
+            # With no file changed, Sphinx's HTML builder writes nothing, not even the downloads and static files
+            # dropped here: its last output is this build's.
+            if take_chapters(out_dir, src, list(sources)):
+                drop_stale_outputs(built, list(sources))
             log("3/4 building website and PDF, side by side, and assembling the edition")
             edition_dir = work / "edition"
             edition_dir.mkdir()

@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import pandera.pandas as pa
 
 from crobook.analysis import CITED_GRADES
 from crobook.errors import DataError, Problem
@@ -355,6 +354,8 @@ CONTROL_NAMES = {  # unicodedata has no names for C0 and C1 controls
 
 
 def check_schema(frame: pd.DataFrame, table: Table, name: str) -> list[Problem]:
+    import pandera.pandas as pa  # here: the chapters load validated evidence and never need pandera
+
     try:
         table.schema().validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa  # imported where the schemas are built: the chapters' kernels never need it
 
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 SNAKE = r"[a-z0-9]+(?:_[a-z0-9]+)*"
@@ -55,6 +58,8 @@ class Field:
     required: bool = True
 
     def checks(self) -> list[pa.Check]:
+        import pandera.pandas as pa
+
         # An empty cell is reported once, by the first check; the form checks apply to filled cells only.
         checks = [pa.Check(_filled, error="a value (the cell is empty)")] if self.required else []
         if self.choices:
@@ -92,6 +97,8 @@ class Table:
         return list(self.fields)
 
     def schema(self) -> pa.DataFrameSchema:
+        import pandera.pandas as pa
+
         return pa.DataFrameSchema({name: pa.Column(str, checks=spec.checks()) for name, spec in self.fields.items()})
 
 

@@ -271,10 +271,17 @@ def started(process: subprocess.Popen, what: str) -> list[psutil.Process]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         family = psutil.Process(process.pid).children(recursive=True)
-        if any(what in " ".join(p.cmdline()) for p in family if p.is_running()):
+        if any(what in command_line(p) for p in family):
             return family
         time.sleep(0.2)
     pytest.fail(f"no {what} started")
+
+
+def command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # gone, or a zombie: it runs nothing
+        return ""
 
 
 def alive(processes: list[psutil.Process], within: float) -> list[psutil.Process]:
@@ -331,16 +338,15 @@ def test_a_signal_while_chapters_run_stops_the_build_at_once_with_its_kernels(si
 def test_ctrl_c_while_tex_runs_stops_the_build_at_once(site, second):
     before = snapshot(site)
     process = start_build(site, "--edition", "interrupted-tex")  # chapters mostly reused: TeX soon
-    wait_for(process, "building website and PDF")
-    family = started(process, "sphinx-build")
-    time.sleep(2)
+    wait_for(process, "Sphinx latex")  # done: TeX starts
+    family = started(process, "xelatex")
     start = time.monotonic()
     family += working_in(site)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert time.monotonic() - start < 3
     assert process.returncode == 130 and err.strip().splitlines() == [INTERRUPTED], err
-    assert alive(family + working_in(site), within=2) == []  # sphinx-build, xelatex
+    assert alive(family + working_in(site), within=2) == []  # Sphinx's website build, xelatex
     assert snapshot(site) == before and not list(site.glob(".work-*"))
 
 
@@ -359,13 +365,12 @@ def test_killing_only_the_build_leaves_no_worker_or_kernel_and_the_next_build_cl
 
 def test_killing_only_the_build_while_tex_runs_leaves_no_sphinx_or_tex(site, second):
     process = start_build(site, "--edition", "killed-tex")  # chapters mostly reused: TeX soon
-    wait_for(process, "building website and PDF")
-    family = started(process, "sphinx-build")
-    time.sleep(2)
+    wait_for(process, "Sphinx latex")  # done: TeX starts
+    family = started(process, "xelatex")
     family += working_in(site)
     process.kill()
     process.communicate(timeout=30)
-    assert alive(family + working_in(site), within=3) == []  # sphinx-build, xelatex
+    assert alive(family + working_in(site), within=3) == []  # Sphinx's website build, xelatex
 
 
 def test_a_crash_while_publishing_a_real_build_leaves_the_site_whole_and_the_next_build_repairs_it(site, second):
