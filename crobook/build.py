@@ -49,8 +49,9 @@ from crobook.kernel import run_chapter, start_pool, stop_pool
 from crobook.params import DEFAULT_PARAMS, declared, load_inputs, with_defaults
 from crobook.params import chapters as chapters
 from crobook.schema import TABLES
+from crobook.sphinx_ahead import request as sphinx_request
 from crobook.tex import MISSING, fill_in, first_pass, latex_pdf
-from crobook.tools import finish_tool, run, start_tool, stop_tool, stop_tools
+from crobook.tools import finish_tool, run, start_tool, stop_tool, stop_tools, tool_failure
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SITE = ROOT / "_build" / "site"
@@ -369,42 +370,46 @@ def stage(work: Path, edition: Edition) -> Path:
     return src
 
 
-def sphinx_ahead(nice: int = 10) -> subprocess.Popen:
-    """A sphinx-build that imports Sphinx and the book's extensions now and waits for its arguments (`sphinx`),
-    at priority `nice`."""
-    return start_tool([sys.executable, "-m", "crobook.sphinx_ahead", str(nice)], stdin=subprocess.PIPE)
+def sphinx_ahead() -> subprocess.Popen:
+    """A process that imports Sphinx and the book's extensions now, then runs the Sphinx builds it is asked for
+    (`website_and_pdf`), each in a process forked from it (crobook.sphinx_ahead)."""
+    return start_tool([sys.executable, "-m", "crobook.sphinx_ahead"], stdin=subprocess.PIPE)
 
 
-def sphinx(src: Path, out: Path, builder: str, ahead: subprocess.Popen | None = None, nice: int = 10) -> None:
-    """sphinx-build with every warning an error; in `ahead` (from `sphinx_ahead`) when given, else in one started
-    now at priority `nice`."""
-    arguments = ["-M", builder, str(src), str(out), "-W", "-n", "--keep-going", "-q"]
-    t = time.perf_counter()
-    finish_tool(ahead or sphinx_ahead(nice), f"sphinx-build {builder}", json.dumps(arguments) + "\n")
-    log(f"  Sphinx {builder}: {time.perf_counter() - t:.1f} s")
-
-
-def website_and_pdf(built: Path, src: Path, edition: Edition, ahead: dict[str, subprocess.Popen], **then) -> None:
-    """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex, each in its
-    sphinx-build from `ahead` (by builder name) if there is one; `then`: what else to do meanwhile, by name
-    (`website`: after the HTML build; any other: at once)."""
+def website_and_pdf(built: Path, src: Path, edition: Edition, ahead: subprocess.Popen, **then) -> None:
+    """Sphinx's HTML build beside its LaTeX build and TeX, into `built`/html and `built`/latex, both run by
+    `ahead` (from `sphinx_ahead`); `then`: what else to do meanwhile, by name (`website`: after the HTML build;
+    any other: at once)."""
     after_html = then.pop("website", None)
     first = first_pass(built / "latex" / "latex")
+    builds = {}
+    for builder in ("html", "latex"):
+        status = built / f".{builder}.status"
+        status.unlink(missing_ok=True)
+        arguments = ["-M", builder, str(src), str(built / builder), "-W", "-n", "--keep-going", "-q"]
+        builds[builder] = {"arguments": arguments, "output": str(built / f".{builder}.output"), "status": str(status)}
     # While that first TeX pass reads its preamble beside the LaTeX build, the website's build yields to both: it
     # is the shorter of the two.
-    website_nice = 19 if first else 10
+    builds["html"]["nicer"] = 9 if first else 0
+    ahead.stdin.write(sphinx_request(*builds.values()))
+    ahead.stdin.flush()  # left open: `finish_tool` closes it
+    asked = time.perf_counter()
 
     def website() -> None:
-        sphinx(src, built / "html", "html", ahead.get("html"), website_nice)
+        sphinx_done(ahead, "html", builds["html"], asked)
         if after_html:
             after_html()
 
+    def pdf() -> None:
+        sphinx_done(ahead, "latex", builds["latex"], asked)
+        tex_pdf(built / "latex" / "latex", edition, first)
+
     threads = ThreadPoolExecutor(max_workers=2 + len(then))
     try:
-        jobs = [threads.submit(website), threads.submit(pdf, src, built / "latex", edition, ahead.get("latex"), first)]
-        jobs += [threads.submit(task) for task in then.values()]
+        jobs = [threads.submit(website), threads.submit(pdf)] + [threads.submit(task) for task in then.values()]
         for job in jobs:
             job.result()
+        finish_tool(ahead, "sphinx-build")
     except BaseException as err:
         if isinstance(err, KeyboardInterrupt):
             _ignore_signals()
@@ -414,19 +419,25 @@ def website_and_pdf(built: Path, src: Path, edition: Edition, ahead: dict[str, s
         threads.shutdown(wait=True, cancel_futures=True)
 
 
-def pdf(
-    src: Path,
-    out: Path,
-    edition: Edition,
-    ahead: subprocess.Popen | None = None,
-    first: tuple[str, subprocess.Popen] | None = None,
-) -> None:
-    """Sphinx's LaTeX build (in `ahead`, if given), then TeX (its first pass waiting in `first`, if given)."""
-    sphinx(src, out, "latex", ahead)
-    tex = out / "latex" / "book.tex"
+def sphinx_done(ahead: subprocess.Popen, builder: str, build: dict, asked: float) -> None:
+    """Wait for one of the builds asked of `ahead`; BuildError if it failed, with what Sphinx said."""
+    status = Path(build["status"])
+    while not status.is_file():
+        if ahead.poll() is not None and not status.is_file():  # stopped: its builds with it
+            raise BuildError(f"sphinx-build {builder} was stopped")
+        time.sleep(0.02)
+    if status.read_text(encoding="utf-8") != "0":
+        output = Path(build["output"]).read_text(encoding="utf-8", errors="replace")
+        raise BuildError(tool_failure(f"sphinx-build {builder}", output))
+    log(f"  Sphinx {builder}: {time.perf_counter() - asked:.1f} s")
+
+
+def tex_pdf(folder: Path, edition: Edition, first: tuple[str, subprocess.Popen] | None) -> None:
+    """TeX over the book.tex Sphinx wrote in `folder`, its first pass waiting in `first` if given."""
+    tex = folder / "book.tex"
     tex.write_text(fill_in_latex(tex.read_text(encoding="utf-8"), edition), encoding="utf-8")
     t = time.perf_counter()
-    passes, ahead_passes = latex_pdf(out / "latex", edition.as_of, first)
+    passes, ahead_passes = latex_pdf(folder, edition.as_of, first)
     how = f" ({ahead_passes} of them with the preamble read ahead)" if ahead_passes else ""
     log(f"  TeX: xelatex ran {passes} time(s){how}, then xdvipdfmx: {time.perf_counter() - t:.1f} s")
 
@@ -804,9 +815,7 @@ def _build_in(
         ).hexdigest(),
     }
     log("2/4 running chapters")
-    # The LaTeX build is the longer, and waits for TeX: its Sphinx imports while the chapters run. The website's
-    # starts when they end: importing beside the chapters as well slowed them as much as it saved.
-    ahead = {"latex": sphinx_ahead()}
+    ahead = sphinx_ahead()  # Sphinx imports while the chapters run
     try:
         executed = execute_chapters(
             sources, out_dir, params, handed, handed_digests, evidence, ChapterCache(site_dir / ".cache"), force, pool
@@ -832,9 +841,8 @@ def _build_in(
             missing_glyphs(built / "latex" / "latex" / "book.log", evidence.data_dir)
             shutil.copy(built / "latex" / "latex" / "book.pdf", edition_dir / "book.pdf")
     finally:
-        for waiting in ahead.values():
-            if waiting.returncode is None:  # still waiting: the build stopped before its Sphinx step
-                stop_tool(waiting)
+        if ahead.returncode is None:  # still waiting: the build stopped before its Sphinx step
+            stop_tool(ahead)
     step("website and PDF, edition assembled", t)
     log("4/4 publishing")
     return edition_dir

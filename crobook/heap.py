@@ -3,9 +3,10 @@
 Docutils nodes point at their parents, so every doctree Sphinx drops is a reference cycle that only the cyclic
 collector frees. With CPython's thresholds (700, 10, 10) those trees live long enough to reach the oldest
 generation, and each full collection then walks every object of the process: the imported modules, Sphinx's
-environment and every doctree it holds. In a one-row rebuild that was 0.7 s of the LaTeX build's 1.9 s and up to
-1.9 s of the HTML build's. Freezing what the imports made (it is never garbage) and collecting the youngest
-generation after 20,000 allocations instead of 700 lets the dropped trees die young."""
+environment and every doctree it holds. Measured on the Sphinx builds of a one-row rebuild: the LaTeX build went
+from 1.9-2.0 s to 1.2-1.3 s, the HTML build from 1.6-3.1 s to 1.1-1.2 s. Freezing what the imports made (it is
+never garbage) and collecting the youngest generation after 20,000 allocations instead of 700 lets the dropped
+trees die young; the processes' peak memory stayed within 10% (140-187 MB)."""
 
 from __future__ import annotations
 

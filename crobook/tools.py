@@ -71,9 +71,14 @@ def finish_tool(
     finally:
         RUNNING.discard(process)
     if process.returncode != 0:
-        output = (stdout + stderr).splitlines()
-        lines = [ln for ln in output if "WARNING" in ln or "ERROR" in ln or "Error" in ln or ln.startswith("!")]
-        raise BuildError(f"{what} failed:\n" + "\n".join((lines or output)[-30:]))
+        raise BuildError(tool_failure(what, stdout + stderr))
+
+
+def tool_failure(what: str, output: str) -> str:
+    """What to say when a tool failed: its warnings and errors, or else the end of what it printed."""
+    lines = output.splitlines()
+    found = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln or ln.startswith("!")]
+    return f"{what} failed:\n" + "\n".join((found or lines)[-30:])
 
 
 def run(
