@@ -251,5 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The `crobook` command: main(), then out at once. Python's own ending (freeing every object the build made,
+    module by module) took 0.3 s after a build; everything is written and closed by then."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
