@@ -13,7 +13,7 @@ import pytest
 
 from crobook.errors import BuildError
 from crobook.sphinx_pdf import PREAMBLE as BOOK_PREAMBLE
-from crobook.tex import OTHER_SCRIPTS, WAITING, fill_in, first_pass, latex_pdf, settling, split, unsettled
+from crobook.tex import OTHER_SCRIPTS, WAITING, XDVIPDFMX, fill_in, first_pass, latex_pdf, settling, split, unsettled
 
 AS_OF = date(2026, 11, 26)
 PREAMBLE = "\\documentclass{article}\n\\usepackage{hyperref}\n\\title{A test}\n"
@@ -38,7 +38,7 @@ def usual_passes(folder: Path, count: int) -> None:
     for _ in range(count):
         xelatex = ["xelatex", "-no-pdf", "-interaction=nonstopmode", "-halt-on-error", "book.tex"]
         subprocess.run(xelatex, cwd=folder, env=env, check=True, capture_output=True)
-    subprocess.run(["xdvipdfmx", "-q", "-o", "book.pdf", "book.xdv"], cwd=folder, env=env, check=True)
+    subprocess.run(XDVIPDFMX, cwd=folder, env=env, check=True)
 
 
 def nothing_left_waiting(folder: Path) -> bool:
