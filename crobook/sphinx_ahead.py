@@ -16,10 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-# The slow imports among the extensions conf.py names; Sphinx imports the rest, and these again (at no cost).
+# The slow imports among the extensions conf.py names (Sphinx's own builders are among its built-in extensions);
+# Sphinx imports the rest, and these again (at no cost).
 SLOW_IMPORTS = (
-    "sphinx.builders.latex",
-    "sphinx.builders.html",
     "myst_nb.sphinx_ext",
     "jupyter_book",
     "sphinx_book_theme",

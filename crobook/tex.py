@@ -150,12 +150,17 @@ def latex_pdf(
             for suffix in (".xdv", ".log"):
                 os.replace(folder / f"{name}{suffix}", folder / f"book{suffix}")
     finally:
-        for _, process in waiting:
-            stop_tool(process)
+        stop_waiting(waiting)
         for path in folder.glob(f"{WAITING}*"):
             path.unlink()
     run(XDVIPDFMX, "xdvipdfmx", env=env, cwd=folder)
     return ran, ahead
+
+
+def stop_waiting(waiting: list[tuple[str, subprocess.Popen]]) -> None:
+    """Stop the passes in `waiting` and empty it."""
+    while waiting:
+        stop_tool(waiting.pop()[1])
 
 
 def lean_preamble(preamble: str) -> str:
@@ -212,8 +217,7 @@ def _passes(
         ahead += name != "book"
         log_text = (folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
         if lacking and lacking.search(log_text):
-            while waiting:
-                stop_tool(waiting.pop()[1])
+            stop_waiting(waiting)  # they read this preamble
             return number, ahead, None
         after = settling(folder)
         if after == before and not RERUN.search(log_text):
