@@ -206,6 +206,9 @@ def _passes(
                     return name
                 except BuildError:
                     pass  # the pass over book.tex below reports the error as usual
+            # Killed, not failed: the build is stopping (`tools.stop_tools`), and starts no other pass.
+            if process.returncode < 0:
+                raise BuildError(f"xelatex was stopped (signal {-process.returncode})")
         command = [*XELATEX, "-interaction=nonstopmode", "book.tex"]
         run(command, "xelatex", env=env, cwd=folder, meanwhile=start_next_if_unsettled)
         return "book"

@@ -14,6 +14,7 @@ import pytest
 from crobook.errors import BuildError
 from crobook.sphinx_pdf import PREAMBLE as BOOK_PREAMBLE
 from crobook.tex import OTHER_SCRIPTS, WAITING, XDVIPDFMX, fill_in, first_pass, latex_pdf, settling, split, unsettled
+from crobook.tools import kill_group
 
 AS_OF = date(2026, 11, 26)
 PREAMBLE = "\\documentclass{article}\n\\usepackage{hyperref}\n\\title{A test}\n"
@@ -170,4 +171,19 @@ def test_the_fonts_for_other_scripts_load_only_when_the_main_font_lacks_a_charac
     else:
         assert "ucharclasses" not in book and "Noto" not in fonts and "Symbola" not in fonts
         assert passes == 2
+    assert nothing_left_waiting(tmp_path)
+
+
+def test_a_waiting_pass_that_was_killed_ends_the_tex_step_without_another_pass(tmp_path):
+    """A build that stops kills every tool it runs; a killed waiting pass is not a TeX error for a pass over
+    book.tex to report, so none is started (it would run on after the build was told to stop)."""
+    (tmp_path / "book.tex").write_text(PREAMBLE + BODY, encoding="utf-8")
+    latex_pdf(tmp_path, AS_OF)
+    (tmp_path / "book.log").unlink()
+    first = first_pass(tmp_path)
+    kill_group(first[1])
+    first[1].wait()
+    with pytest.raises(BuildError, match="xelatex was stopped"):
+        latex_pdf(tmp_path, AS_OF, first)
+    assert not (tmp_path / "book.log").exists()  # no pass over book.tex ran
     assert nothing_left_waiting(tmp_path)
