@@ -11,7 +11,8 @@ the repository changes. Prints one line per measure and writes them to _build/be
 - the same one-row change in the preview: `crobook preview` serving, from the moment the file is written to
   the moment the server has rebuilt the website and tells the browser to reload (file watcher included);
 - the book at 100 times today's observations (website and PDF), and the website at 1,000 times (the preview's
-  steps: chapters and Sphinx HTML, no PDF).
+  steps: chapters and Sphinx HTML, no PDF);
+- before and after, the time of a fixed pure-Python loop: the machine's speed at that hour.
 """
 
 from __future__ import annotations
@@ -116,12 +117,27 @@ def tex_passes(output: str) -> str:
     return f", xelatex {found.group(1)} pass(es)" if found else ""
 
 
+def reference_loop() -> float:
+    """Seconds this machine takes for a fixed piece of pure Python (the best of three), so that runs on machines
+    of different speed, or on one virtual machine at different hours, can be set side by side."""
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for number in range(10_000_000):
+            total += number
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def measure(tmp: Path) -> list[dict]:
     rows = []
 
     def note(name: str, target: float | None, seconds: float, detail: str = "") -> None:
         rows.append({"measure": name, "target_s": target, "measured_s": round(seconds, 2), "detail": detail})
         print(line(rows[-1]), flush=True)
+
+    note("machine speed: a fixed pure-Python loop, before", None, reference_loop(), "lower is faster")
 
     data = tmp / "data"
     shutil.copytree(ROOT / "data", data)
@@ -169,6 +185,7 @@ def measure(tmp: Path) -> list[dict]:
             seconds = website(scaled, tmp / f"preview-{factor}")
             note(f"{factor}x today's data, website", target, seconds, f"{count:,} observations")
         shutil.rmtree(scaled)
+    note("machine speed: the same loop, after", None, reference_loop(), "lower is faster")
     return rows
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -732,88 +733,103 @@ def assess(evidence: Evidence, claim_ids: list[str] | None = None) -> Ledger:
     verdicts, certainty and sensitivity. A chapter about one claim asks for it alone, so only that claim's
     data count as read.
 
-    Each ledger is computed once per evidence, and kept in it with what it read. The build assesses every
-    claim before its chapters run and hands them the evidence, so the key findings page does not assess them
-    again; what the ledger read is recorded for the chapter all the same, as if it had."""
-    key = None if claim_ids is None else tuple(claim_ids)
+    Each claim is assessed once per evidence, and kept in it with what it read. The build assesses every claim
+    before its chapters run and hands them the evidence, so no chapter assesses a claim again (the key findings
+    page draws each claim's chart from a ledger of that claim alone); what a claim read is recorded for the
+    chapter all the same, as if it had."""
+    return _kept(evidence, None if claim_ids is None else tuple(claim_ids), lambda: _ledger(evidence, claim_ids))
+
+
+def _ledger(evidence: Evidence, claim_ids: list[str] | None) -> Ledger:
+    claims = evidence.claims if claim_ids is None else evidence.rows("claims", *claim_ids)
+    assessed = [
+        _kept(evidence, ("claim", claim["claim_id"]), lambda claim=claim: _assess_claim(evidence, claim))
+        for _, claim in claims.iterrows()
+    ]
+    return Ledger(
+        pd.DataFrame([claim_row for claim_row, _, _ in assessed]),
+        pd.DataFrame([row for _, part_rows, _ in assessed for row in part_rows]),
+        pd.DataFrame([row for _, _, figure_rows in assessed for row in figure_rows]),
+    )
+
+
+def _kept(evidence: Evidence, key: tuple | None, compute: Callable):
+    """`compute()`, once per evidence and key, kept in the evidence with what it read; what it read is recorded
+    again each time it is asked for (a ledger, by the claims it covers, or one claim's rows)."""
     if key not in evidence.ledgers:
         with capturing() as reads:
-            ledger = _assess(evidence, claim_ids)
-        evidence.ledgers[key] = (ledger, reads)
-    ledger, reads = evidence.ledgers[key]
+            evidence.ledgers[key] = (compute(), reads)
+    value, reads = evidence.ledgers[key]
     for name, items in reads.items():
         record(name, *items)
-    return ledger
+    return value
 
 
-def _assess(evidence: Evidence, claim_ids: list[str] | None) -> Ledger:
+def _assess_claim(evidence: Evidence, claim: pd.Series) -> tuple[dict, list[dict], list[dict]]:
     _for(evidence)
-    claims = evidence.claims if claim_ids is None else evidence.rows("claims", *claim_ids)
-    claim_rows, part_rows, figure_rows = [], [], []
-    for _, claim in claims.iterrows():
-        parts = evidence.rows("claim_parts", claim["claim_id"])
-        statuses, certainties, sentences, used, unconfirmed = [], [], [], [], set()
-        for _, part in parts.iterrows():
-            verdict = judge_part(evidence, part)
-            deciding = [j for j in verdict.judged if j.tier == verdict.tier and j.decides]
-            rows = [r for j in deciding for r in j.rows]
-            doubtful = frozenset(r["source_id"] for r in rows if r["check"] == "not found" or r["caution"])
-            changes = bool(doubtful) and judge_part(evidence, part, doubtful).status != verdict.status
-            level, reasons = certainty(verdict, part, changes)
-            unconfirmed |= {r["publisher"] for r in rows if r["check"] == "not found"}
-            sentence = part_sentence(part, verdict)
-            statuses.append(verdict.status)
-            certainties.append(level)
-            sentences.append(sentence)
-            used += [r["source_id"] for r in rows]
-            part_rows.append(
-                {
-                    "claim_id": claim["claim_id"],
-                    "part": part["part"],
-                    "statement": part["statement"],
-                    "test": part["test"],
-                    "cited": verdict.cited,
-                    "target": verdict.target,
-                    "band_low": verdict.band[0] if verdict.band else None,
-                    "band_high": verdict.band[1] if verdict.band else None,
-                    "cited_value": verdict.cited_value,
-                    "unit": verdict.unit,
-                    "cited_period": part["cited_period"],
-                    "status": verdict.status,
-                    "certainty": level or "",
-                    "tier": verdict.tier,
-                    "reasons": reasons,
-                    "sentence": sentence,
-                    "detail": part_detail(part, verdict),
-                    "note": part["note"],
-                }
-            )
-            figure_rows += _figure_rows(evidence, claim["claim_id"], part, verdict)
-        status = claim_status(statuses)
-        testable = [c for c in certainties if c]
-        level = min(testable, key=CERTAINTY.index) if testable else ""
-        sensitivity = _sensitivity(evidence, claim["claim_id"], status, figure_rows)
-        publishers = {r["source_id"]: r["publisher"] for r in figure_rows}
-        used = list(dict.fromkeys(used))
-        claim_rows.append(
+    part_rows: list[dict] = []
+    figure_rows: list[dict] = []
+    parts = evidence.rows("claim_parts", claim["claim_id"])
+    statuses, certainties, sentences, used, unconfirmed = [], [], [], [], set()
+    for _, part in parts.iterrows():
+        verdict = judge_part(evidence, part)
+        deciding = [j for j in verdict.judged if j.tier == verdict.tier and j.decides]
+        rows = [r for j in deciding for r in j.rows]
+        doubtful = frozenset(r["source_id"] for r in rows if r["check"] == "not found" or r["caution"])
+        changes = bool(doubtful) and judge_part(evidence, part, doubtful).status != verdict.status
+        level, reasons = certainty(verdict, part, changes)
+        unconfirmed |= {r["publisher"] for r in rows if r["check"] == "not found"}
+        sentence = part_sentence(part, verdict)
+        statuses.append(verdict.status)
+        certainties.append(level)
+        sentences.append(sentence)
+        used += [r["source_id"] for r in rows]
+        part_rows.append(
             {
                 "claim_id": claim["claim_id"],
-                "statement": claim["statement"],
-                "chapter": claim["chapter"],
-                "status": status,
-                "certainty": level,
-                "parts": len(statuses),
-                "part_statuses": "; ".join(f"{p}: {s}" for p, s in zip(parts["part"], statuses, strict=True)),
-                "why": " ".join(sentences),
-                "caveat": claim["note"],
-                "sensitivity": sensitivity,
-                "unconfirmed": sorted(unconfirmed),
-                "source_ids": used,
-                "sources": "; ".join(dict.fromkeys(publishers[s] for s in used)),
-                "sentence": _claim_sentence(claim["claim_id"], status, level, unconfirmed),
+                "part": part["part"],
+                "statement": part["statement"],
+                "test": part["test"],
+                "cited": verdict.cited,
+                "target": verdict.target,
+                "band_low": verdict.band[0] if verdict.band else None,
+                "band_high": verdict.band[1] if verdict.band else None,
+                "cited_value": verdict.cited_value,
+                "unit": verdict.unit,
+                "cited_period": part["cited_period"],
+                "status": verdict.status,
+                "certainty": level or "",
+                "tier": verdict.tier,
+                "reasons": reasons,
+                "sentence": sentence,
+                "detail": part_detail(part, verdict),
+                "note": part["note"],
             }
         )
-    return Ledger(pd.DataFrame(claim_rows), pd.DataFrame(part_rows), pd.DataFrame(figure_rows))
+        figure_rows += _figure_rows(evidence, claim["claim_id"], part, verdict)
+    status = claim_status(statuses)
+    testable = [c for c in certainties if c]
+    level = min(testable, key=CERTAINTY.index) if testable else ""
+    sensitivity = _sensitivity(evidence, claim["claim_id"], status, figure_rows)
+    publishers = {r["source_id"]: r["publisher"] for r in figure_rows}
+    used = list(dict.fromkeys(used))
+    claim_row = {
+        "claim_id": claim["claim_id"],
+        "statement": claim["statement"],
+        "chapter": claim["chapter"],
+        "status": status,
+        "certainty": level,
+        "parts": len(statuses),
+        "part_statuses": "; ".join(f"{p}: {s}" for p, s in zip(parts["part"], statuses, strict=True)),
+        "why": " ".join(sentences),
+        "caveat": claim["note"],
+        "sensitivity": sensitivity,
+        "unconfirmed": sorted(unconfirmed),
+        "source_ids": used,
+        "sources": "; ".join(dict.fromkeys(publishers[s] for s in used)),
+        "sentence": _claim_sentence(claim["claim_id"], status, level, unconfirmed),
+    }
+    return claim_row, part_rows, figure_rows
 
 
 def _claim_sentence(claim_id: str, status: str, level: str, unconfirmed: set[str]) -> str:

@@ -537,3 +537,32 @@ def test_a_ledger_handed_to_a_chapter_records_what_computing_it_there_records(tm
     assert recorded["handed reads"] == recorded["computed reads"]
     assert any(item.startswith("observations.csv:") for item in recorded["handed reads"]["reads"])
     assert recorded["handed"].claims.equals(recorded["computed"].claims)
+
+
+def test_a_chapter_about_one_claim_takes_it_from_the_handed_ledger_and_records_only_that_claims_reads(
+    tmp_path, monkeypatch
+):
+    """The key findings page and the claim chapters ask for one claim at a time: after the build's assessment
+    of every claim, that is a slice of what was handed, not a new assessment, and it still records only what
+    assessing that claim alone reads (so a chapter re-runs only when its own claim's data change)."""
+    import json
+    import pickle
+
+    from crobook.data import RECORD_ENV
+
+    evidence = load()
+    alone = pickle.loads(pickle.dumps(evidence))
+    claims.assess(evidence)
+    handed = pickle.loads(pickle.dumps(evidence))
+    monkeypatch.setenv(RECORD_ENV, str(tmp_path / "alone.json"))
+    computed = claims.assess(alone, ["C4", "C5"])
+    monkeypatch.setattr(claims, "_assess_claim", lambda *args: pytest.fail("a handed claim was assessed again"))
+    monkeypatch.setenv(RECORD_ENV, str(tmp_path / "handed.json"))
+    sliced = claims.assess(handed, ["C4", "C5"])
+    reads = {name: json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8")) for name in ("alone", "handed")}
+    assert reads["handed"] == reads["alone"]
+    assert "claims.csv" not in reads["handed"]["reads"]  # the whole claims table is read only by the full ledger
+    assert {"claims.csv:C4", "claims.csv:C5"} <= set(reads["handed"]["reads"])
+    for table in ("claims", "parts", "figures"):
+        assert getattr(sliced, table).equals(getattr(computed, table))
+    assert list(sliced.claims["claim_id"]) == ["C4", "C5"]
