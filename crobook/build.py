@@ -40,7 +40,16 @@ from urllib.parse import quote
 import yaml
 
 from crobook import __version__, quick, site, webpages
-from crobook.cache import USER_CACHE, ChapterCache, chapter_key, code_digest, file_digest, folder_digest, write_whole
+from crobook.cache import (
+    USER_CACHE,
+    ChapterCache,
+    assessed,
+    chapter_key,
+    code_digest,
+    file_digest,
+    folder_digest,
+    write_whole,
+)
 from crobook.claims import assess, ledger_json, ledger_table, summary
 from crobook.data import CHAPTERS_DIR as CHAPTERS_DIR
 from crobook.data import CHART_CACHE_ENV, EVIDENCE_ENV, RECORD_ENV, Evidence
@@ -735,7 +744,7 @@ def build(
         name = edition_name if edition_name is not None else default_name(digest, checked.as_of, site_dir)
         site.check_edition_name(name)
         edition = Edition(name=name, fingerprint=digest, as_of=checked.as_of)
-        ledger = assess(evidence).claims
+        ledger = assessed(evidence, site_dir / ".cache").claims  # a claim whose data did not change comes from it
         step(f"data valid, edition {edition.name}, data and parameters {edition.fingerprint}", started)
         for row in ledger.itertuples():
             log(f"  {row.claim_id}: {row.status}" + (f" ({row.certainty} certainty)" if row.certainty else ""))

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import uuid
@@ -120,9 +121,9 @@ def chapter_key(source: Path, parameters: dict, reads: list[str], data_dir: Path
     return digest.hexdigest()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, content: str | bytes) -> None:
     temporary = path.with_name(f".{path.name}-{uuid.uuid4().hex}")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_bytes(content.encode() if isinstance(content, str) else content)
     os.replace(temporary, path)
 
 
@@ -181,3 +182,50 @@ class ChapterCache:
         except OSError:  # another build stored the same run meanwhile
             shutil.rmtree(temporary, ignore_errors=True)
         _write_atomic(self.root / f"{stem}.json", json.dumps({"reads": sorted(reads)}, indent=1) + "\n")
+
+
+def assessed(evidence, root: Path):
+    """`crobook.claims.assess(evidence)`, with each claim whose inputs did not change since a build that used
+    this cache taken from it: a one-row change re-assesses only the claims that read that row.
+
+    A claim's key hashes the package code, the book-wide parameters, the claim and the content of what it read
+    the last time it was assessed (as a chapter's key does). `<root>/claims/<claim>.json` keeps those reads and
+    `<root>/claims/<claim>/<key>.pickle` its rows; a missing or unreadable entry only means assessing again."""
+    from crobook.claims import assess
+
+    folder = root / "claims"
+    claim_ids = list(evidence.tables["claims"]["claim_id"])  # not `evidence.claims`: that records a read
+    last_reads: dict[str, list[str]] = {}
+    for claim_id in claim_ids:
+        try:
+            last_reads[claim_id] = json.loads((folder / f"{claim_id}.json").read_text(encoding="utf-8"))["reads"]
+        except (OSError, ValueError, KeyError):
+            pass
+    digests = read_digests(evidence.data_dir, sorted({item for reads in last_reads.values() for item in reads}))
+
+    def key(claim_id: str, reads: list[str]) -> str:
+        digest = hashlib.sha256(f"{code_digest()}\0{json.dumps(evidence.book, sort_keys=True)}\0{claim_id}".encode())
+        for item in sorted(reads):
+            digest.update(f"\0{item}\0{digests[item]}".encode())
+        return digest.hexdigest()
+
+    restored = set()
+    for claim_id, reads in last_reads.items():
+        try:
+            kept = pickle.loads((folder / claim_id / f"{key(claim_id, reads)}.pickle").read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            continue
+        evidence.ledgers[("claim", claim_id)] = kept
+        restored.add(claim_id)
+    ledger = assess(evidence)
+    for claim_id in set(claim_ids) - restored:
+        rows, reads = evidence.ledgers[("claim", claim_id)]
+        items = sorted(reads.get("reads", ()))
+        digests.update(read_digests(evidence.data_dir, items))
+        try:
+            (folder / claim_id).mkdir(parents=True, exist_ok=True)
+            _write_atomic(folder / claim_id / f"{key(claim_id, items)}.pickle", pickle.dumps((rows, reads)))
+            _write_atomic(folder / f"{claim_id}.json", json.dumps({"reads": items}, indent=1) + "\n")
+        except OSError:  # the cache only saves time
+            pass
+    return ledger

@@ -566,3 +566,37 @@ def test_a_chapter_about_one_claim_takes_it_from_the_handed_ledger_and_records_o
     for table in ("claims", "parts", "figures"):
         assert getattr(sliced, table).equals(getattr(computed, table))
     assert list(sliced.claims["claim_id"]) == ["C4", "C5"]
+
+
+def test_a_build_reassesses_only_the_claims_whose_data_changed_and_gets_the_same_ledger(tmp_path, monkeypatch):
+    """`cache.assessed`: after a one-row change in a series of claim C1, only the claims that read that row are
+    assessed again; the ledger is the one a fresh assessment gives; a change of code assesses every claim."""
+    from crobook import cache
+
+    data = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, data)
+    assessed_now: list[str] = []
+    real = claims._assess_claim
+    monkeypatch.setattr(
+        claims, "_assess_claim", lambda ev, claim: assessed_now.append(claim["claim_id"]) or real(ev, claim)
+    )
+    every = list(load(data).claims["claim_id"])
+
+    cache.assessed(load(data), tmp_path / "cache")
+    assert sorted(assessed_now) == sorted(every)
+    assessed_now.clear()
+    observations = data / "observations.csv"
+    text = observations.read_text(encoding="utf-8")
+    assert "ebp_share_rd_pipeline,2021,65," in text
+    observations.write_text(text.replace("ebp_share_rd_pipeline,2021,65,", "ebp_share_rd_pipeline,2021,40,"), "utf-8")
+    kept = cache.assessed(load(data), tmp_path / "cache")
+    assert assessed_now == ["C1"]
+    fresh = claims.assess(load(data))
+    for table in ("claims", "parts", "figures"):
+        assert getattr(kept, table).equals(getattr(fresh, table))
+    assert kept.claims.set_index("claim_id").loc["C1", "status"] != "supported"  # 40% is outside the claim's band
+
+    assessed_now.clear()
+    monkeypatch.setattr(cache, "code_digest", lambda: "other code")
+    cache.assessed(load(data), tmp_path / "cache")
+    assert sorted(assessed_now) == sorted(every)
