@@ -648,11 +648,21 @@ def _nice_step(span: float) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw - EPS)
 
 
+STEP_COLUMNS = ["part", "tolerance", "step", "published", "status", "claim_status"]
+
+
 def tolerance_steps(evidence: Evidence, claim_id: str) -> pd.DataFrame:
     """Where the verdict would change if a part's tolerance moved: for each part that compares values, the
     part's and the claim's verdict at tolerances from 0 past the figure farthest from the article's.
 
-    For the reader's slider on the website only: published verdicts always use the tolerance in the data."""
+    For the reader's slider on the website only: published verdicts always use the tolerance in the data.
+    Worked out with the claim's assessment (see `assess`), so a chapter handed the evidence only looks it up."""
+    claim = evidence.rows("claims", claim_id).iloc[0]
+    rows = _kept(evidence, ("claim", claim_id), lambda: _assess_claim(evidence, claim))[3]
+    return pd.DataFrame(rows, columns=STEP_COLUMNS)
+
+
+def _tolerance_rows(evidence: Evidence, claim_id: str) -> list[dict]:
     parts = evidence.rows("claim_parts", claim_id)
     verdicts = [judge_part(evidence, part) for _, part in parts.iterrows()]
     statuses = [v.status for v in verdicts]
@@ -685,7 +695,7 @@ def tolerance_steps(evidence: Evidence, claim_id: str) -> pd.DataFrame:
                     "claim_status": claim,
                 }
             )
-    return pd.DataFrame(rows, columns=["part", "tolerance", "step", "published", "status", "claim_status"])
+    return rows
 
 
 def part_sentence(part: pd.Series, verdict: PartVerdict) -> str:
@@ -747,9 +757,9 @@ def _ledger(evidence: Evidence, claim_ids: list[str] | None) -> Ledger:
         for _, claim in claims.iterrows()
     ]
     return Ledger(
-        pd.DataFrame([claim_row for claim_row, _, _ in assessed]),
-        pd.DataFrame([row for _, part_rows, _ in assessed for row in part_rows]),
-        pd.DataFrame([row for _, _, figure_rows in assessed for row in figure_rows]),
+        pd.DataFrame([claim_row for claim_row, *_ in assessed]),
+        pd.DataFrame([row for _, part_rows, *_ in assessed for row in part_rows]),
+        pd.DataFrame([row for _, _, figure_rows, _ in assessed for row in figure_rows]),
     )
 
 
@@ -765,7 +775,8 @@ def _kept(evidence: Evidence, key: tuple | None, compute: Callable):
     return value
 
 
-def _assess_claim(evidence: Evidence, claim: pd.Series) -> tuple[dict, list[dict], list[dict]]:
+def _assess_claim(evidence: Evidence, claim: pd.Series) -> tuple[dict, list[dict], list[dict], list[dict]]:
+    """One claim's row, its parts' rows, its figures' rows and its tolerance steps (see `tolerance_steps`)."""
     _for(evidence)
     part_rows: list[dict] = []
     figure_rows: list[dict] = []
@@ -829,7 +840,7 @@ def _assess_claim(evidence: Evidence, claim: pd.Series) -> tuple[dict, list[dict
         "sources": "; ".join(dict.fromkeys(publishers[s] for s in used)),
         "sentence": _claim_sentence(claim["claim_id"], status, level, unconfirmed),
     }
-    return claim_row, part_rows, figure_rows
+    return claim_row, part_rows, figure_rows, _tolerance_rows(evidence, claim["claim_id"])
 
 
 def _claim_sentence(claim_id: str, status: str, level: str, unconfirmed: set[str]) -> str:

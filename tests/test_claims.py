@@ -556,7 +556,8 @@ def test_a_chapter_about_one_claim_takes_it_from_the_handed_ledger_and_records_o
     handed = pickle.loads(pickle.dumps(evidence))
     monkeypatch.setenv(RECORD_ENV, str(tmp_path / "alone.json"))
     computed = claims.assess(alone, ["C4", "C5"])
-    monkeypatch.setattr(claims, "_assess_claim", lambda *args: pytest.fail("a handed claim was assessed again"))
+    for name in ("_assess_claim", "judge_part"):
+        monkeypatch.setattr(claims, name, lambda *args: pytest.fail("a handed claim was assessed again"))
     monkeypatch.setenv(RECORD_ENV, str(tmp_path / "handed.json"))
     sliced = claims.assess(handed, ["C4", "C5"])
     reads = {name: json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8")) for name in ("alone", "handed")}
@@ -566,6 +567,8 @@ def test_a_chapter_about_one_claim_takes_it_from_the_handed_ledger_and_records_o
     for table in ("claims", "parts", "figures"):
         assert getattr(sliced, table).equals(getattr(computed, table))
     assert list(sliced.claims["claim_id"]) == ["C4", "C5"]
+    # the tolerance slider's steps come with the claim's assessment too (the key findings page draws them)
+    assert claims.tolerance_steps(handed, "C4").equals(claims.tolerance_steps(alone, "C4"))
 
 
 def test_a_build_reassesses_only_the_claims_whose_data_changed_and_gets_the_same_ledger(tmp_path, monkeypatch):
