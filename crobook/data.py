@@ -284,8 +284,21 @@ def _well_formed(text: str, header: list[str]) -> pd.DataFrame | None:
     frame = pd.read_csv(io.StringIO(text), header=None, skiprows=1, names=header, dtype=str, keep_default_na=False)
     if len(frame) != len(rows):  # a quoted line break joined two lines into one row
         return None
-    frame = frame.apply(lambda cells: cells.str.strip())
+    for column in frame.columns:
+        if _may_need_strip("\0".join(frame[column].tolist())):
+            frame[column] = frame[column].str.strip()
     return frame[(frame != "").any(axis=1)]
+
+
+def _may_need_strip(cells: str) -> bool:
+    """Whether a column, its cells joined by NUL, may have a cell that starts or ends with white space.
+
+    Stripping calls Python once per cell (about half of reading 100,000 rows); these tests run at C speed. Here
+    no cell holds a NUL, a tab or another control character (those send the file row by row), so in ASCII text
+    only a space can be white space; other text is stripped cell by cell."""
+    if not cells.isascii():
+        return True
+    return cells.startswith(" ") or cells.endswith(" ") or "\0 " in cells or " \0" in cells
 
 
 def _as_read(frame: pd.DataFrame, table: Table) -> pd.DataFrame:

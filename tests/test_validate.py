@@ -400,8 +400,8 @@ def test_an_upper_end_without_between(data_copy):
 
 def test_a_well_formed_file_reads_the_same_fast_and_row_by_row(tmp_path, monkeypatch):
     """read_table hands a well-formed file to pandas' parser and anything else to the csv module row by row; on
-    a well-formed but awkward file (BOM, CRLF, quoted commas and doubled quotes, spaces around cells, blank and
-    empty rows, a spreadsheet's TRUE) both readings give the same table."""
+    a well-formed but awkward file (BOM, CRLF, quoted commas and doubled quotes, spaces around cells, ASCII or
+    not, blank and empty rows, a spreadsheet's TRUE) both readings give the same table."""
     from crobook import data
 
     table = data.TABLES["observations"]
@@ -412,6 +412,7 @@ def test_a_well_formed_file_reads_the_same_fast_and_row_by_row(tmp_path, monkeyp
         "   ",
         ",,,,,,,",
         's_two,2022,1.5,src_b,exact,,false,"NA"',
+        "\u00a0s_three\u3000,2023,2,src_c,exact,,false,ends with a space ",  # spaces other than ASCII's
     ]
     (tmp_path / table.file).write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
     text = (tmp_path / table.file).read_text(encoding="utf-8-sig")
@@ -420,7 +421,8 @@ def test_a_well_formed_file_reads_the_same_fast_and_row_by_row(tmp_path, monkeyp
     monkeypatch.setattr(data, "_well_formed", lambda *_: None)
     slow, slow_problems = data.read_table(tmp_path, table)
     assert fast_problems == slow_problems == []
-    assert fast.equals(slow) and list(fast.index) == list(slow.index) == [1, 2]
+    assert fast.equals(slow) and list(fast.index) == list(slow.index) == [1, 2, 3]
+    assert fast.loc[3, "series_id"] == "s_three" and fast.loc[3, "note"] == "ends with a space"
     assert fast.loc[1, "note"] == 'a note, with a comma and "quotes"' and fast.loc[1, "forecast"] == "true"
     assert fast.loc[2, "note"] == "NA"  # text, never a missing value
 
