@@ -534,6 +534,7 @@ def empty_series_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> li
     # The book computes that series' figures from the approvals register at load time; without the (optional)
     # register it stays empty, and the approvals chapter says so.
     with_rows = set(frames["observations"]["series_id"].tolist()) | {SHARE_SERIES}
+    series_ids = frames["series"]["series_id"]
     return [
         Problem(
             str(data_dir / TABLES["series"].file),
@@ -542,8 +543,7 @@ def empty_series_problems(frames: dict[str, pd.DataFrame], data_dir: Path) -> li
             f'series "{series_id}" has no figure; expected at least one row of observations.csv for it '
             "(or remove the series)",
         )
-        for row, series_id in frames["series"]["series_id"].items()
-        if series_id not in with_rows
+        for row, series_id in series_ids[~series_ids.isin(with_rows)].items()
     ]
 
 
@@ -697,7 +697,10 @@ def direction_problems(frames: dict[str, pd.DataFrame], parts_file: str) -> list
     A part with no series linked as evidence stays "not testable" (no independent figure was found), as documented.
     """
     parts, links = frames["claim_parts"], frames["claim_evidence"]
-    independent = frames["observations"].merge(frames["sources"], on="source_id", how="left")
+    observations = frames["observations"]
+    # only the series linked as evidence can count (a data folder may hold thousands of others)
+    observations = observations[observations["series_id"].isin(links.loc[links["role"] == "evidence", "series_id"])]
+    independent = observations.merge(frames["sources"], on="source_id", how="left")
     independent = independent[~independent["grade"].isin(CITED_GRADES)]
     years: dict[str, set[int]] = {}
     for series_id, period in zip(independent["series_id"].tolist(), independent["period"].tolist(), strict=True):
