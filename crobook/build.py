@@ -48,6 +48,7 @@ from crobook.cache import (
     code_digest,
     file_digest,
     folder_digest,
+    prune,
     write_whole,
 )
 from crobook.claims import assess, ledger_json, ledger_table, summary
@@ -729,7 +730,7 @@ def build(
     replaced only with `replace`. A `variant` does not become `latest` unless `latest` is True. The chapters
     run in `pool` (from `crobook.kernel.start_pool`, stopped when the build ends), or in one of its own.
     """
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
     params_file = Path(params_file or DEFAULT_PARAMS).resolve()
     site_dir = Path(site_dir or DEFAULT_SITE).resolve()
     sources = chapters()
@@ -775,6 +776,7 @@ def build(
                     site.publish(target, site_dir, name, replace=replace, may_be_latest=may_be_latest)
                     published = True
                 step(f"published as {site_dir / name}", t)
+                prune(site_dir / ".cache", began)  # what none of the site's last ten builds used
         except KeyboardInterrupt:
             _ignore_signals()
             stop_tools()

@@ -18,7 +18,7 @@ import pickle
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -149,6 +149,7 @@ class ChapterCache:
             shutil.copy(stored / f"{stem}.ipynb", out_dir / f"{stem}.ipynb")
         except FileNotFoundError:  # never stored, or the cache folder was removed meanwhile: run the chapter
             return False
+        touch(stored)
         return True
 
     def store(
@@ -181,6 +182,7 @@ class ChapterCache:
             os.replace(temporary, self.root / stem / key)
         except OSError:  # another build stored the same run meanwhile
             shutil.rmtree(temporary, ignore_errors=True)
+            touch(self.root / stem / key)
         _write_atomic(self.root / f"{stem}.json", json.dumps({"reads": sorted(reads)}, indent=1) + "\n")
 
 
@@ -216,6 +218,7 @@ def assessed(evidence, root: Path):
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             continue
         evidence.ledgers[("claim", claim_id)] = kept
+        touch(folder / claim_id / f"{key(claim_id, reads)}.pickle")
         restored.add(claim_id)
     ledger = assess(evidence)
     for claim_id in set(claim_ids) - restored:
@@ -229,3 +232,54 @@ def assessed(evidence, root: Path):
         except OSError:  # the cache only saves time
             pass
     return ledger
+
+
+BUILDS_KEPT = 10  # a cache entry stays while one of the site's last ten builds used it
+
+
+def touch(path: Path) -> None:
+    """Mark a cache entry as used now (see `prune`)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune(root: Path, started: float, builds: int = BUILDS_KEPT) -> int:
+    """After a build that started at `started` (seconds since the epoch): count it among the site's last `builds`
+    builds and remove every cache entry that none of them used, so an analyst's hundreds of edits do not pile up
+    (a run of the key findings page keeps about 1 MB). Entries are chapter runs (`<chapter>/<key>/`), converted
+    charts and specifications (`charts/`) and claims (`claims/<claim>/`); using one touches it. Returns the
+    number removed. Another build that restores an entry while it goes only runs that chapter again."""
+    record = root / "builds.json"
+    try:
+        starts = json.loads(record.read_text(encoding="utf-8"))["started"]
+    except (OSError, ValueError, KeyError):
+        starts = []
+    starts = sorted([*starts, started])[-builds:]
+    try:
+        _write_atomic(record, json.dumps({"started": starts}) + "\n")
+    except OSError:
+        return 0
+    if len(starts) < builds:
+        return 0
+    removed = 0
+    for entry in _entries(root):
+        try:
+            if entry.stat().st_mtime >= starts[0]:
+                continue
+            going = entry.with_name(f".gone-{entry.name}-{uuid.uuid4().hex}")
+            os.replace(entry, going)  # at once, so that no reader finds half an entry
+            shutil.rmtree(going) if going.is_dir() else going.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _entries(root: Path) -> Iterator[Path]:
+    folders = [root / record.stem for record in root.glob("*.json") if (root / record.stem).is_dir()]
+    folders += [root / "charts", *(root / "claims").glob("*")]
+    for folder in folders:
+        if folder.is_dir():
+            yield from (entry for entry in folder.iterdir() if not entry.name.startswith("."))

@@ -162,11 +162,47 @@ def test_a_claim_chart_drawn_from_equal_inputs_comes_from_the_chart_cache(tmp_pa
 
     monkeypatch.setenv(CHART_CACHE_ENV, str(tmp_path))
     fresh = kept_spec(drawn, lambda: make(drawn))
+    (kept,) = tmp_path.glob("*.spec.json")
+    os.utime(kept, (100, 100))
     again = kept_spec(tuple(x.copy() for x in drawn), lambda: make(drawn))  # equal inputs, other objects
     assert len(made) == 1 and again == fresh
+    assert kept.stat().st_mtime > 100  # marked as used, so that `cache.prune` keeps it
     moved = figures.copy()
     moved.loc[moved.index[0], "value"] = moved["value"].iloc[0] + 1
     changed = (row, parts, moved, terms, drawn[4])
     assert kept_spec(changed, lambda: make(changed)) != fresh and len(made) == 2
     monkeypatch.delenv(CHART_CACHE_ENV)
     assert kept_spec(drawn, lambda: make(drawn)) == fresh and len(made) == 3  # no cache: drawn every time
+
+
+def test_the_cache_keeps_what_the_last_ten_builds_used_and_nothing_else(tmp_path):
+    """`cache.prune`: chapter runs, charts and claims that none of the site's last ten builds used go; what one
+    of them used (a restored run is marked as used) stays, and so does everything else in the cache folder."""
+    from crobook.cache import BUILDS_KEPT, ChapterCache, prune
+
+    root = tmp_path / ".cache"
+    entries = {
+        "old run": root / "findings" / "k-old" / "findings.ipynb",
+        "restored run": root / "findings" / "k-restored" / "findings.ipynb",
+        "recent run": root / "findings" / "k-recent" / "findings.ipynb",
+        "old chart": root / "charts" / "a.svg",
+        "recent chart": root / "charts" / "b.svg",
+        "old claim": root / "claims" / "C1" / "x.pickle",
+        "sphinx folder": root / ".sphinx" / "conf.py",
+    }
+    for path in entries.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x", encoding="utf-8")
+    (root / "findings.json").write_text('{"reads": []}', encoding="utf-8")
+    (root / "findings" / "k-restored" / "views").mkdir()
+    for name in ("old run", "restored run", "old chart", "old claim", "sphinx folder"):
+        entry = entries[name].parent if name.endswith("run") or name == "sphinx folder" else entries[name]
+        os.utime(entry, (100, 100))
+    starts = [1000 + build for build in range(BUILDS_KEPT)]
+    for start in starts[:-1]:
+        assert prune(root, start) == 0  # fewer than ten builds so far: nothing is judged unused yet
+    assert ChapterCache(root).restore("findings", "k-restored", tmp_path / "out")
+    assert prune(root, starts[-1]) == 3
+    kept = {name for name, path in entries.items() if path.exists()}
+    assert kept == {"restored run", "recent run", "recent chart", "sphinx folder"}
+    assert (root / "findings.json").exists() and not list(root.rglob(".gone-*"))
