@@ -41,15 +41,26 @@ def kept(path: Path, make: Callable[[], str]) -> str:
     return text
 
 
-def write_whole(path: Path, text: str) -> None:
-    """Write `path` through a temporary file, so a reader sees the old text or the new, never a part."""
+def write_whole(path: Path, content: str | bytes) -> None:
+    """Write `path` through a temporary file, so a reader sees the old content or the new, never a part. A cache
+    only saves time: a folder that cannot be written is passed over."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
-            f.write(text)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+            f.write(content.encode() if isinstance(content, str) else content)
         os.replace(f.name, path)
     except OSError:
         pass
+
+
+def read_used(path: Path) -> bytes | None:
+    """A cache entry's content, marked as used (see `prune`); None if it is not there."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    touch(path)
+    return data
 
 
 def file_digest(path: Path) -> str:
@@ -121,9 +132,9 @@ def chapter_key(source: Path, parameters: dict, reads: list[str], data_dir: Path
     return digest.hexdigest()
 
 
-def _write_atomic(path: Path, content: str | bytes) -> None:
+def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}-{uuid.uuid4().hex}")
-    temporary.write_bytes(content.encode() if isinstance(content, str) else content)
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
 
 
@@ -213,24 +224,22 @@ def assessed(evidence, root: Path):
 
     restored = set()
     for claim_id, reads in last_reads.items():
+        data = read_used(folder / claim_id / f"{key(claim_id, reads)}.pickle")
+        if data is None:
+            continue
         try:
-            kept = pickle.loads((folder / claim_id / f"{key(claim_id, reads)}.pickle").read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            kept = pickle.loads(data)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             continue
         evidence.ledgers[("claim", claim_id)] = kept
-        touch(folder / claim_id / f"{key(claim_id, reads)}.pickle")
         restored.add(claim_id)
     ledger = assess(evidence)
     for claim_id in set(claim_ids) - restored:
         rows, reads = evidence.ledgers[("claim", claim_id)]
         items = sorted(reads.get("reads", ()))
         digests.update(read_digests(evidence.data_dir, items))
-        try:
-            (folder / claim_id).mkdir(parents=True, exist_ok=True)
-            _write_atomic(folder / claim_id / f"{key(claim_id, items)}.pickle", pickle.dumps((rows, reads)))
-            _write_atomic(folder / f"{claim_id}.json", json.dumps({"reads": items}, indent=1) + "\n")
-        except OSError:  # the cache only saves time
-            pass
+        write_whole(folder / claim_id / f"{key(claim_id, items)}.pickle", pickle.dumps((rows, reads)))
+        write_whole(folder / f"{claim_id}.json", json.dumps({"reads": items}, indent=1) + "\n")
     return ledger
 
 

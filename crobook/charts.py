@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import vl_convert
 
-from crobook.cache import touch
+from crobook.cache import read_used, write_whole
 from crobook.data import CHART_CACHE_ENV
 from crobook.text import number, value_text
 
@@ -125,34 +125,14 @@ def converted(spec: dict, kind: str, figure: str | None = None) -> bytes:
     text = f"{vl_convert.__version__}\0{figure if kind == 'pdf' else ''}\0{json.dumps(spec, sort_keys=True)}"
     key = hashlib.sha256(text.encode()).hexdigest()
     path = Path(folder) / f"{key[:32]}.{kind}" if folder else None
-    if path is not None and (kept := _kept_bytes(path)) is not None:
+    if path is not None and (kept := read_used(path)) is not None:
         return kept
     # The PDF from the SVG (kept already for the website): a fifth of the time of running Vega again.
     svg = converted(spec, "svg").decode() if kind == "pdf" else vl_convert.vegalite_to_svg(spec)
     data = svg.encode() if kind == "svg" else vl_convert.svg_to_pdf(svg)
     if path is not None:
-        _keep(path, data)
+        write_whole(path, data)
     return data
-
-
-def _kept_bytes(path: Path) -> bytes | None:
-    """A cached file's content, marked as used (see `crobook.cache.prune`); None if it is not there."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    touch(path)
-    return data
-
-
-def _keep(path: Path, data: bytes) -> None:
-    try:  # whole or not at all: two chapters may write the same file at once
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    except OSError:  # the cache only saves time
-        pass
 
 
 @functools.cache
@@ -174,10 +154,10 @@ def kept_spec(inputs: tuple, make: Callable[[], dict]) -> dict:
         return make()
     key = hashlib.sha256(_drawing_code() + pickle.dumps(inputs)).hexdigest()
     path = Path(folder) / f"{key[:32]}.spec.json"
-    if (kept := _kept_bytes(path)) is not None:
+    if (kept := read_used(path)) is not None:
         return json.loads(kept)
     spec = make()
-    _keep(path, json.dumps(spec).encode("utf-8"))
+    write_whole(path, json.dumps(spec).encode("utf-8"))
     return spec
 
 
