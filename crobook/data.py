@@ -93,7 +93,8 @@ class Evidence:
     data_dir: Path
     book: dict = field(default_factory=dict)  # the book-wide parameters it was read with (see crobook.params)
     _series_rows: dict = field(default_factory=dict, repr=False, compare=False)  # series_data by series ids
-    # Claims ledgers computed from it, with what each read (see crobook.claims.assess); pickled with it.
+    # Claims ledgers and single claims assessed from it, with what each read (see crobook.claims.assess);
+    # pickled with it.
     ledgers: dict = field(default_factory=dict, repr=False, compare=False)
 
     def _use(self, *names: str) -> None:
